@@ -1,0 +1,118 @@
+"""The one place opi talks HTTP: client factory and a streaming POST that yields SSE events.
+
+There are no retries here (httpx's transport retries stay at 0): the agent loop owns the
+one retry layer. Failures raise :class:`ProviderFailure` carrying a classified
+:class:`~opi_cli.ai.events.ProviderError`; adapters turn that into a ``StreamError``.
+Aborts close the response at once, so a blocked read returns immediately.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from opi_cli._util.jsonio import JsonValue, dumps_bytes
+from opi_cli.ai.errors import classify_http
+from opi_cli.ai.events import ProviderError
+from opi_cli.ai.provider import StreamOptions
+from opi_cli.ai.sse import SSEDecoder, SSEEvent
+
+__all__ = ["ProviderFailure", "make_client", "post_sse", "redact"]
+
+
+class ProviderFailure(Exception):
+    """Raised inside adapters; never escapes a provider's ``stream``."""
+
+    def __init__(self, error: ProviderError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def make_client(transport: Any = None, timeout_s: float = 600.0) -> httpx.AsyncClient:
+    """An AsyncClient with explicit timeouts and no hidden retries."""
+    return httpx.AsyncClient(
+        transport=transport,
+        timeout=httpx.Timeout(connect=30.0, read=timeout_s, write=60.0, pool=30.0),
+        follow_redirects=True,
+    )
+
+
+def redact(text: str, secret: str | None) -> str:
+    """Remove an API key from a message (keys never reach logs, events or files)."""
+    if secret and len(secret) >= 4:
+        return text.replace(secret, "***")
+    return text
+
+
+async def post_sse(
+    url: str, headers: dict[str, str], body: dict[str, JsonValue], options: StreamOptions
+) -> AsyncIterator[SSEEvent]:
+    """POST ``body`` as JSON and yield the SSE events of the response.
+
+    Raises:
+        ProviderFailure: non-2xx status, network failure, or abort (kind ``aborted``).
+    """
+    signal = options.signal
+    if signal is not None and signal.aborted:
+        raise ProviderFailure(ProviderError("aborted", "Request was aborted."))
+    shared = options.client
+    client = shared if isinstance(shared, httpx.AsyncClient) else make_client(options.transport, options.timeout_s)
+    owns = client is not shared
+    response: httpx.Response | None = None
+    remove_cb = None
+    try:
+        request = client.build_request("POST", url, headers=headers, content=dumps_bytes(body))
+        try:
+            response = await client.send(request, stream=True)
+        except httpx.TimeoutException as exc:
+            raise ProviderFailure(ProviderError("network", f"Request timed out: {type(exc).__name__}")) from exc
+        except httpx.HTTPError as exc:
+            raise ProviderFailure(
+                ProviderError("network", redact(f"Connection error: {exc}", options.api_key))
+            ) from exc
+        if signal is not None:
+            resp = response
+
+            def _close() -> None:
+                stream = resp.stream
+                aclose = getattr(stream, "aclose", None)
+                if aclose is not None:
+                    asyncio.ensure_future(aclose())
+
+            remove_cb = signal.add_callback(_close)
+        if response.status_code >= 300:
+            raw = await response.aread()
+            err = classify_http(
+                response.status_code, redact(raw.decode("utf-8", "replace"), options.api_key), dict(response.headers)
+            )
+            raise ProviderFailure(err)
+        decoder = SSEDecoder()
+        try:
+            async for chunk in response.aiter_raw():
+                if signal is not None and signal.aborted:
+                    raise ProviderFailure(ProviderError("aborted", "Request was aborted."))
+                for ev in decoder.feed(chunk):
+                    yield ev
+        except httpx.HTTPError as exc:
+            if signal is not None and signal.aborted:
+                raise ProviderFailure(ProviderError("aborted", "Request was aborted.")) from exc
+            # the bytes decoded so far are still delivered; the adapter decides completeness
+            for ev in decoder.close():
+                yield ev
+            raise ProviderFailure(
+                ProviderError("network", redact(f"Network connection lost: {type(exc).__name__}: {exc}", options.api_key))
+            ) from exc
+        if signal is not None and signal.aborted:
+            raise ProviderFailure(ProviderError("aborted", "Request was aborted."))
+        for ev in decoder.close():
+            yield ev
+    finally:
+        if remove_cb is not None:
+            remove_cb()
+        if response is not None:
+            await response.aclose()
+        if owns:
+            await client.aclose()
