@@ -20,7 +20,7 @@ from opi_cli.ai.events import ProviderError
 from opi_cli.ai.provider import StreamOptions
 from opi_cli.ai.sse import SSEDecoder, SSEEvent
 
-__all__ = ["ProviderFailure", "make_client", "post_sse", "redact"]
+__all__ = ["ProviderFailure", "list_model_ids", "make_client", "post_sse", "probe_models", "redact"]
 
 
 class ProviderFailure(Exception):
@@ -116,3 +116,24 @@ async def post_sse(
             await response.aclose()
         if owns:
             await client.aclose()
+
+
+async def probe_models(base_url: str, timeout_s: float = 0.4) -> bool:
+    """True when an OpenAI-compatible server answers ``GET {base_url}/models``."""
+    try:
+        async with httpx.AsyncClient(timeout=timeout_s) as client:
+            r = await client.get(f"{base_url.rstrip('/')}/models")
+            return r.status_code == 200
+    except (httpx.HTTPError, OSError):
+        return False
+
+
+async def list_model_ids(base_url: str, timeout_s: float = 2.0) -> list[str]:
+    """Model ids a local OpenAI-compatible server offers (empty on any failure)."""
+    try:
+        async with httpx.AsyncClient(timeout=timeout_s) as client:
+            r = await client.get(f"{base_url.rstrip('/')}/models")
+            data = r.json().get("data", []) if r.status_code == 200 else []
+    except (httpx.HTTPError, OSError, ValueError, AttributeError):
+        return []
+    return [str(m["id"]) for m in data if isinstance(m, dict) and m.get("id")]

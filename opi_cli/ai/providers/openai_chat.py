@@ -1,0 +1,565 @@
+"""OpenAI Chat Completions adapter: builds the request for OpenAI-compatible servers and parses their stream.
+
+One adapter serves OpenAI itself and every server that speaks its ``/chat/completions``
+dialect (Azure, OpenRouter, Groq, DeepSeek, Mistral, Ollama, vLLM, llama.cpp, LM Studio,
+...). Server quirks in the request are driven by :class:`ResolvedCompat` (pi's ``compat``
+block, defaults detected from provider and base URL); quirks in the stream are all
+tolerated by one parser that follows wire-formats.md §1.6 and §6.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from contextlib import aclosing
+from dataclasses import dataclass, field, fields, replace
+from typing import Literal, cast
+
+from opi_cli._util.jsonio import JsonValue, dumps, loads
+from opi_cli.ai.errors import classify_stream_error
+from opi_cli.ai.events import AssistantStreamEvent, ProviderError
+from opi_cli.ai.http import ProviderFailure, post_sse
+from opi_cli.ai.model import Model
+from opi_cli.ai.provider import LlmContext, MessageBuilder, StreamOptions
+from opi_cli.ai.sse import SSEEvent
+from opi_cli.ai.types import (
+    AssistantMessage,
+    ImageContent,
+    Message,
+    StopReason,
+    TextContent,
+    ThinkingContent,
+    ThinkingLevel,
+    ToolCall,
+    ToolResultMessage,
+    Usage,
+    UserMessage,
+)
+
+__all__ = ["OpenAIChatProvider", "ResolvedCompat", "build_body", "resolve_compat"]
+
+Json = dict[str, JsonValue]
+_REASONING_FIELDS = ("reasoning_content", "reasoning", "reasoning_text")
+_XHIGH_MODELS = re.compile(r"gpt-5\.(?:[2-9]|1-codex-max)")
+_TOOL_RESULTS_DONE = "I have processed the tool results."
+
+
+# ---------------------------------------------------------------------------------------------
+# Compat: what this server accepts
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedCompat:
+    """:class:`~opi_cli.ai.model.OpenAICompat` with every field decided."""
+
+    supports_store: bool = False
+    supports_developer_role: bool = False
+    supports_reasoning_effort: bool = True
+    supports_usage_in_streaming: bool = True
+    max_tokens_field: Literal["max_completion_tokens", "max_tokens"] = "max_tokens"
+    requires_tool_result_name: bool = False
+    requires_assistant_after_tool_result: bool = False
+    requires_thinking_as_text: bool = False
+    thinking_format: Literal["openai", "zai", "qwen", "qwen-chat-template"] = "openai"
+    supports_strict_mode: bool = True
+    reasoning_effort_map: Mapping[str, str] = field(default_factory=dict)
+
+
+_OPENAI = ResolvedCompat(
+    supports_store=True, supports_developer_role=True, max_tokens_field="max_completion_tokens"
+)
+# (URL fragments, provider names, defaults); the first match wins
+_FAMILIES: tuple[tuple[tuple[str, ...], tuple[str, ...], ResolvedCompat], ...] = (
+    (("openai.azure.com", "cognitiveservices.azure.com"), ("azure", "azure-openai"),
+     ResolvedCompat(supports_developer_role=True, max_tokens_field="max_completion_tokens")),
+    (("openrouter.ai",), ("openrouter",), ResolvedCompat()),
+    (("groq.com",), ("groq",), ResolvedCompat()),
+    (("deepseek.com",), ("deepseek",), ResolvedCompat(supports_reasoning_effort=False)),
+    (("mistral.ai",), ("mistral",),
+     ResolvedCompat(supports_reasoning_effort=False, requires_tool_result_name=True, requires_thinking_as_text=True)),
+    (("api.x.ai",), ("xai",), ResolvedCompat(supports_reasoning_effort=False)),
+    (("api.z.ai",), ("zai",), ResolvedCompat(supports_reasoning_effort=False, thinking_format="zai")),
+)
+# Groq's qwen3-32b takes only "none" | "default"
+_GROQ_QWEN_EFFORT = dict.fromkeys(("minimal", "low", "medium", "high", "xhigh"), "default")
+
+
+def _detect(model: Model) -> ResolvedCompat:
+    url, provider = model.base_url.lower(), model.provider.lower()
+    if "api.openai.com" in url:
+        return _OPENAI
+    for hosts, names, compat in _FAMILIES:
+        if provider in names or any(h in url for h in hosts):
+            if "groq" in names and model.id == "qwen/qwen3-32b":
+                return replace(compat, reasoning_effort_map=_GROQ_QWEN_EFFORT)
+            return compat
+    # unknown (often local) servers: nothing optional that a strict server could reject
+    return ResolvedCompat()
+
+
+def resolve_compat(model: Model) -> ResolvedCompat:
+    """The compat flags for ``model``: its explicit ``compat`` over detected defaults.
+
+    OpenAI's own API gets ``store``, the developer role and ``max_completion_tokens``;
+    an unknown URL gets none of them (``max_tokens``, ``system``, no ``store``).
+    """
+    resolved = _detect(model)
+    explicit = {f.name: getattr(model.compat, f.name) for f in fields(model.compat)}
+    return replace(resolved, **{k: v for k, v in explicit.items() if v is not None})
+
+
+# ---------------------------------------------------------------------------------------------
+# Request body
+
+
+def build_body(model: Model, context: LlmContext, options: StreamOptions) -> Json:
+    """The JSON body of ``POST /chat/completions`` (before ``on_payload``)."""
+    compat = resolve_compat(model)
+    body: Json = {"model": model.id, "messages": _messages(model, compat, context), "stream": True}
+    if compat.supports_usage_in_streaming:
+        body["stream_options"] = {"include_usage": True}
+    if compat.supports_store:
+        body["store"] = False
+    body[compat.max_tokens_field] = options.max_tokens or min(model.max_tokens, 32000)
+    if options.temperature is not None:
+        body["temperature"] = options.temperature
+    if options.json_mode:
+        body["response_format"] = {"type": "json_object"}
+    if context.tools:
+        body["tools"] = [_tool_spec(t.name, t.description, t.parameters, compat) for t in context.tools]
+    body.update(_thinking_fields(model, compat, options.thinking_level))
+    return body
+
+
+def _tool_spec(name: str, description: str, parameters: Json, compat: ResolvedCompat) -> Json:
+    fn: Json = {"name": name, "description": description, "parameters": parameters}
+    if compat.supports_strict_mode:
+        fn["strict"] = False
+    return {"type": "function", "function": fn}
+
+
+def _thinking_fields(model: Model, compat: ResolvedCompat, level: ThinkingLevel) -> Json:
+    if not model.reasoning:
+        return {}
+    on = level != "off"
+    if compat.thinking_format == "zai":
+        return {"thinking": {"type": "enabled" if on else "disabled"}}
+    if compat.thinking_format == "qwen":
+        return {"enable_thinking": on}
+    if compat.thinking_format == "qwen-chat-template":
+        return {"chat_template_kwargs": {"enable_thinking": on}}
+    if not on or not compat.supports_reasoning_effort:
+        return {}
+    effort = compat.reasoning_effort_map.get(level)
+    if effort is None:
+        effort = "high" if level == "xhigh" and not _XHIGH_MODELS.search(model.id) else level
+    return {"reasoning_effort": effort}
+
+
+def _messages(model: Model, compat: ResolvedCompat, context: LlmContext) -> list[Json]:
+    out: list[Json] = []
+    if context.system_prompt:
+        role = "developer" if model.reasoning and compat.supports_developer_role else "system"
+        out.append({"role": role, "content": context.system_prompt})
+    images: list[ImageContent] = []
+    for m in _repaired(context.messages):
+        if isinstance(m, ToolResultMessage):
+            out.append(_tool_result(m, model, compat))
+            images.extend(c for c in m.content if isinstance(c, ImageContent))
+            continue
+        if images and model.supports_images:
+            _add_user(out, compat, [{"type": "text", "text": "Attached image(s) from tool result:"},
+                                    *(_image_part(i) for i in images)])
+        images = []
+        if isinstance(m, UserMessage):
+            _add_user(out, compat, _user_content(m, model))
+        else:
+            converted = _assistant(m, compat)
+            if converted is not None:
+                out.append(converted)
+    if images and model.supports_images:
+        _add_user(out, compat, [{"type": "text", "text": "Attached image(s) from tool result:"},
+                                *(_image_part(i) for i in images)])
+    return out
+
+
+def _repaired(messages: tuple[Message, ...]) -> list[Message]:
+    """Drop failed turns and orphan results; answer tool calls that never got a result.
+
+    A server rejects a ``tool_calls`` message not followed by one ``tool`` message per
+    call, and a ``tool`` message whose call it cannot find.
+    """
+    out: list[Message] = []
+    pending: dict[str, ToolCall] = {}
+    for m in messages:
+        if isinstance(m, ToolResultMessage):
+            if pending.pop(m.tool_call_id, None) is not None:
+                out.append(m)
+            continue
+        if isinstance(m, AssistantMessage) and m.stop_reason in ("error", "aborted"):
+            continue
+        out.extend(_missing_results(pending))
+        pending = {c.id: c for c in m.tool_calls} if isinstance(m, AssistantMessage) else {}
+        out.append(m)
+    out.extend(_missing_results(pending))
+    return out
+
+
+def _missing_results(pending: dict[str, ToolCall]) -> list[Message]:
+    return [
+        ToolResultMessage(c.id, c.name, (TextContent("No result provided"),), True, 0) for c in pending.values()
+    ]
+
+
+def _image_part(image: ImageContent) -> Json:
+    return {"type": "image_url", "image_url": {"url": f"data:{image.mime_type};base64,{image.data}"}}
+
+
+def _user_content(m: UserMessage, model: Model) -> str | list[Json]:
+    if all(isinstance(c, TextContent) for c in m.content):
+        return "\n".join(c.text for c in m.content if isinstance(c, TextContent))
+    parts: list[Json] = []
+    for c in m.content:
+        if isinstance(c, TextContent):
+            parts.append({"type": "text", "text": c.text})
+        elif model.supports_images:
+            parts.append(_image_part(c))
+    if not parts:
+        return "(image omitted: this model does not accept images)"
+    return parts
+
+
+def _add_user(out: list[Json], compat: ResolvedCompat, content: str | list[Json]) -> None:
+    if compat.requires_assistant_after_tool_result and out and out[-1].get("role") == "tool":
+        out.append({"role": "assistant", "content": _TOOL_RESULTS_DONE})
+    out.append({"role": "user", "content": content})
+
+
+def _tool_result(m: ToolResultMessage, model: Model, compat: ResolvedCompat) -> Json:
+    text = "".join(c.text for c in m.content if isinstance(c, TextContent))
+    if not text:
+        has_image = any(isinstance(c, ImageContent) for c in m.content)
+        text = "(see attached image)" if has_image and model.supports_images else "(no output)"
+    msg: Json = {"role": "tool", "tool_call_id": m.tool_call_id, "content": text}
+    if compat.requires_tool_result_name:
+        msg["name"] = m.tool_name
+    return msg
+
+
+def _assistant(m: AssistantMessage, compat: ResolvedCompat) -> Json | None:
+    texts = [c.text for c in m.content if isinstance(c, TextContent) and c.text]
+    thinking = [c for c in m.content if isinstance(c, ThinkingContent) and c.thinking and not c.redacted]
+    msg: Json = {"role": "assistant"}
+    if compat.requires_thinking_as_text:
+        texts = [t.thinking for t in thinking] + texts
+    elif thinking and thinking[0].thinking_signature in _REASONING_FIELDS:
+        name = thinking[0].thinking_signature
+        msg[str(name)] = "\n".join(t.thinking for t in thinking if t.thinking_signature == name)
+    calls = [
+        {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": dumps(c.arguments)}}
+        for c in m.tool_calls
+    ]
+    if not texts and not calls:
+        return None
+    msg["content"] = "".join(texts) or None
+    if calls:
+        msg["tool_calls"] = calls
+    return msg
+
+
+def _headers(model: Model, options: StreamOptions) -> dict[str, str]:
+    headers = {"content-type": "application/json", "accept": "text/event-stream"}
+    if options.api_key:
+        headers["authorization"] = f"Bearer {options.api_key}"
+    headers.update(model.headers)
+    headers.update(options.headers)
+    return headers
+
+
+# ---------------------------------------------------------------------------------------------
+# Stream parsing
+
+
+def _nonempty(value: JsonValue) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _int(value: JsonValue) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _usage_of(raw: Json) -> Usage:
+    """Normalise an OpenAI-style usage object (``prompt_tokens`` includes cached tokens)."""
+    details = raw.get("prompt_tokens_details")
+    cached = _int(details.get("cached_tokens")) if isinstance(details, dict) else 0
+    cached = cached or _int(raw.get("prompt_cache_hit_tokens"))
+    inp = max(0, _int(raw.get("prompt_tokens")) - cached)
+    out = _int(raw.get("completion_tokens"))
+    return Usage(inp, out, cached, 0, inp + out + cached)
+
+
+def _usage_of_timings(raw: Json) -> Usage:
+    """llama.cpp ``timings`` (``prompt_n`` already excludes ``cache_n``)."""
+    inp, out, cached = _int(raw.get("prompt_n")), _int(raw.get("predicted_n")), _int(raw.get("cache_n"))
+    return Usage(inp, out, cached, 0, inp + out + cached)
+
+
+def _finish(reason: str | None, has_tool_calls: bool) -> tuple[StopReason, str | None]:
+    """(stop reason, error message) for a raw ``finish_reason``."""
+    if reason in (None, "stop", "end", "tool_calls", "function_call"):
+        return ("toolUse" if has_tool_calls else "stop"), None
+    if reason in ("length", "model_context_window_exceeded"):
+        return "length", None
+    if reason == "content_filter":
+        return "error", "The provider's content filter stopped the response (finish_reason: content_filter)."
+    if reason == "error":
+        return "error", "The provider ended the response with an error (finish_reason: error)."
+    return ("toolUse" if has_tool_calls else "stop"), None
+
+
+def _stream_error(payload: JsonValue) -> ProviderError:
+    status = None
+    err = payload.get("error") if isinstance(payload, dict) else None
+    if isinstance(err, dict) and isinstance(err.get("code"), int) and 400 <= err["code"] < 600:
+        status = int(err["code"])  # OpenRouter passes the upstream HTTP status here
+    return classify_stream_error(payload, status=status)
+
+
+@dataclass(slots=True)
+class _Call:
+    key: tuple[str, int]
+    id: str = ""
+
+
+class _ChatStream:
+    """One response in progress: SSE events in, builder events out."""
+
+    def __init__(self, builder: MessageBuilder) -> None:
+        self.b = builder
+        self.finish_reason: str | None = None
+        self.ended = False  # [DONE] or a failure: stop reading
+        self.failed = False
+        self._saw_done = False
+        self._usage: Usage | None = None
+        self._block: tuple[str, int] | None = None  # the open text/thinking block
+        self._seq = 0
+        self._calls: list[_Call] = []
+        self._by_index: dict[int, _Call] = {}
+        self._by_id: dict[str, _Call] = {}
+        self._last: _Call | None = None
+
+    # -- events
+    def feed(self, ev: SSEEvent) -> list[AssistantStreamEvent]:
+        data = ev.data.strip()
+        if ev.event == "error":  # `event: error` (Groq, LM Studio) or llama.cpp's `error:` field
+            return [self.fail(_stream_error(self._error_payload(data)))]
+        if not data:
+            return []
+        if data.startswith("[DONE]"):
+            self._saw_done = self.ended = True
+            return []
+        try:
+            chunk = loads(data)
+        except ValueError:
+            chunk = None
+        if not isinstance(chunk, dict):
+            return [self.fail(ProviderError("malformed", f"Malformed stream event (not a JSON object): {data[:200]}"))]
+        return self._chunk(chunk)
+
+    @staticmethod
+    def _error_payload(data: str) -> JsonValue:
+        try:
+            payload = loads(data) if data else None
+        except ValueError:
+            payload = None
+        return payload if isinstance(payload, dict) else {"error": {"message": data or "stream error"}}
+
+    def _chunk(self, chunk: Json) -> list[AssistantStreamEvent]:
+        choices = chunk.get("choices")
+        choice = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else None
+        usage = chunk.get("usage")
+        if not isinstance(usage, dict) and choice is not None:
+            usage = choice.get("usage")
+        if isinstance(usage, dict):
+            self._usage = _usage_of(usage)
+        elif isinstance(chunk.get("timings"), dict) and self._usage is None:
+            self._usage = _usage_of_timings(chunk["timings"])
+        out: list[AssistantStreamEvent] = []
+        if choice is not None and _int(choice.get("index")) == 0:
+            delta = choice.get("delta")
+            if isinstance(delta, dict):
+                out.extend(self._delta(delta))
+            reason = choice.get("finish_reason")
+            if self.finish_reason is None and isinstance(reason, str) and reason:
+                self.finish_reason = reason
+        if chunk.get("error"):
+            out.append(self.fail(_stream_error(chunk)))
+        return out
+
+    def _delta(self, d: Json) -> list[AssistantStreamEvent]:
+        out: list[AssistantStreamEvent] = []
+        for name in _REASONING_FIELDS:  # first non-empty only: some servers repeat it
+            text = _nonempty(d.get(name))
+            if text is not None:
+                out.extend(self._emit("thinking", text, name))
+                break
+        content = d.get("content")
+        if isinstance(content, str) and content:
+            out.extend(self._emit("text", content))
+        elif isinstance(content, list):  # Mistral (Magistral) parts
+            for part in content:
+                if isinstance(part, dict):
+                    out.extend(self._part(part))
+        refusal = _nonempty(d.get("refusal"))
+        if refusal is not None:
+            out.extend(self._emit("text", refusal))
+        calls = d.get("tool_calls")
+        for frag in calls if isinstance(calls, list) else []:
+            if isinstance(frag, dict):
+                out.extend(self._tool(frag))
+        if isinstance(d.get("function_call"), dict):  # legacy single-function form
+            out.extend(self._tool({"function": d["function_call"]}))
+        return out
+
+    def _part(self, part: Json) -> list[AssistantStreamEvent]:
+        if part.get("type") == "text":
+            text = _nonempty(part.get("text"))
+            return self._emit("text", text) if text else []
+        if part.get("type") == "thinking":
+            inner = part.get("thinking")
+            items = inner if isinstance(inner, list) else [{"text": inner}]
+            text = "".join(str(i.get("text") or "") for i in items if isinstance(i, dict))
+            return self._emit("thinking", text) if text else []
+        return []
+
+    # -- blocks
+    def _close_block(self) -> list[AssistantStreamEvent]:
+        if self._block is None:
+            return []
+        ev = self.b.close(self._block)
+        self._block = None
+        return [] if ev is None else [ev]
+
+    def _emit(self, kind: Literal["text", "thinking"], text: str, sig: str | None = None) -> list[AssistantStreamEvent]:
+        out: list[AssistantStreamEvent] = []
+        if self._block is not None and self.b.kind_of(self._block) != kind:
+            out.extend(self._close_block())
+        if self._block is None:
+            self._seq += 1
+            self._block = (kind, self._seq)
+            out.append(self.b.open(self._block, kind))
+            if sig:
+                self.b.set_signature(self._block, sig)
+        out.append(self.b.append(self._block, text))
+        return out
+
+    def _find_call(self, index: int | None, call_id: str | None) -> _Call | None:
+        if call_id is not None and call_id in self._by_id:
+            return self._by_id[call_id]
+        if index is not None:
+            current = self._by_index.get(index)
+            if current is not None and call_id and current.id and current.id != call_id:
+                return None  # sglang-style: same index, new id, new call
+            return current
+        if call_id is None or (self._last is not None and not self._last.id):
+            return self._last
+        return None
+
+    def _tool(self, frag: Json) -> list[AssistantStreamEvent]:
+        out = self._close_block()
+        raw_index = frag.get("index")
+        index = raw_index if isinstance(raw_index, int) and not isinstance(raw_index, bool) else None
+        call_id = _nonempty(frag.get("id"))
+        fn = frag.get("function")
+        fn = fn if isinstance(fn, dict) else {}
+        name = _nonempty(fn.get("name"))
+        call = self._find_call(index, call_id)
+        if call is None:
+            self._seq += 1
+            call = _Call(("tool", self._seq))
+            self._calls.append(call)
+            out.append(self.b.open(call.key, "toolcall", tool_id=call_id or "", tool_name=name or ""))
+        else:
+            self.b.set_tool_meta(call.key, tool_id=None if call.id else call_id, name=name)
+        if call_id and not call.id:
+            call.id = call_id
+            self._by_id[call_id] = call
+        if index is not None:
+            self._by_index[index] = call
+        self._last = call
+        args = fn.get("arguments")
+        if isinstance(args, dict | list):  # some servers send the object itself
+            args = dumps(args)
+        if isinstance(args, str) and args:
+            out.append(self.b.append(call.key, args))
+        return out
+
+    # -- the end
+    def fail(self, error: ProviderError, *, aborted: bool = False) -> AssistantStreamEvent:
+        self.ended = self.failed = True
+        if self._usage is not None:
+            self.b.set_usage(self._usage)
+        return self.b.fail(error, aborted=aborted)
+
+    @property
+    def complete(self) -> bool:
+        return self._saw_done or self.finish_reason is not None
+
+    def finish(self) -> list[AssistantStreamEvent]:
+        """Events at EOF: success if [DONE] or a finish_reason came, else ``incomplete``."""
+        if not self.complete:
+            msg = "The stream ended before the response was complete (no finish_reason and no [DONE])."
+            return [self.fail(ProviderError("incomplete", msg))]
+        for call in self._calls:
+            if not call.id:
+                self.b.set_tool_meta(call.key, tool_id=f"call_{uuid.uuid4().hex[:24]}")
+        out: list[AssistantStreamEvent] = list(self.b.close_all())
+        stop, error = _finish(self.finish_reason, self.b.has_tool_calls)
+        if error is not None:
+            out.append(self.fail(ProviderError("other", error)))
+            return out
+        if self._usage is not None:
+            self.b.set_usage(self._usage)
+        out.append(self.b.done(stop))
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The provider
+
+
+class OpenAIChatProvider:
+    """Streams an assistant message from ``POST {base_url}/chat/completions``.
+
+    Never raises for a failed request: every stream starts with ``StreamStart`` and ends
+    with exactly one ``StreamDone`` or ``StreamError``.
+    """
+
+    async def stream(
+        self, model: Model, context: LlmContext, options: StreamOptions
+    ) -> AsyncIterator[AssistantStreamEvent]:
+        builder = MessageBuilder(model)
+        yield builder.start()
+        body = build_body(model, context, options)
+        if options.on_payload is not None:
+            replaced = options.on_payload(body)
+            body = body if replaced is None else replaced
+        url = model.base_url.rstrip("/") + "/chat/completions"
+        parser = _ChatStream(builder)
+        try:
+            stream = cast(AsyncGenerator[SSEEvent, None], post_sse(url, _headers(model, options), body, options))
+            async with aclosing(stream) as events:
+                async for ev in events:
+                    for out in parser.feed(ev):
+                        yield out
+                    if parser.ended:
+                        break
+        except ProviderFailure as exc:
+            # a connection lost after the finish chunk still delivered the whole answer
+            if exc.error.kind != "network" or parser.finish_reason is None:
+                yield parser.fail(exc.error, aborted=exc.error.kind == "aborted")
+                return
+        if not parser.failed:
+            for out in parser.finish():
+                yield out

@@ -1,0 +1,1 @@
+"""The command line: Typer commands, the REPL (prompt_toolkit) and rendering (rich)."""

@@ -1,0 +1,161 @@
+"""The ``opi`` Typer application: run (the default), chat, resume, sessions, models, export, schema.
+
+Every command calls ``asyncio.run`` once. An :class:`~opi_cli.errors.OpiError` becomes one
+line on stderr and its exit code (2 for usage/configuration); tracebacks only with
+``--debug``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Annotated
+
+import typer
+
+from opi_cli import __version__
+from opi_cli.cli.options import SESSION_PARAM, RunOptions, with_common_options
+from opi_cli.errors import OpiError, UsageError
+
+__all__ = ["app", "run_app"]
+
+app = typer.Typer(
+    name="opi",
+    help=(
+        "opi: a coding agent for your terminal.\n\n"
+        "opi [OPTIONS] [MESSAGES]... runs the agent: interactive on a terminal, or "
+        "non-interactive with -p/--print (final answer) or --json (one event per line)."
+    ),
+    add_completion=False,
+    no_args_is_help=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"opi {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", "-v", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """opi: a coding agent for your terminal."""
+
+
+def _stdin_text() -> str | None:
+    if sys.stdin is None or sys.stdin.isatty():
+        return None
+    try:
+        return sys.stdin.read()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _execute(opts: RunOptions) -> int:
+    from opi_cli.cli.settings import load_settings
+
+    if opts.print_mode and opts.json_mode:
+        raise UsageError("Use either -p/--print or --json, not both.")
+    settings = load_settings()
+    interactive = opts.interactive
+    if interactive is None:
+        interactive = not (opts.print_mode or opts.json_mode) and sys.stdin is not None and sys.stdin.isatty()
+    if interactive:
+        from opi_cli.cli.repl import run_repl
+
+        return asyncio.run(run_repl(opts, settings))
+    stdin_text = _stdin_text()
+    from opi_cli.cli.runtime import prepare_prompts
+
+    prompts = prepare_prompts(opts.messages, stdin_text, settings.cwd)
+    if not prompts:
+        raise UsageError('No message given. Pass one as an argument (opi -p "task") or pipe it on stdin.')
+    return asyncio.run(_run_headless(opts, settings, prompts))
+
+
+async def _run_headless(opts: RunOptions, settings: object, prompts: list[tuple[str, list[object]]]) -> int:
+    from opi_cli.cli.print_mode import run_noninteractive
+    from opi_cli.cli.runtime import build_runtime
+
+    rt = await build_runtime(opts, settings)  # type: ignore[arg-type]
+    try:
+        return await run_noninteractive(rt, prompts, json_mode=opts.json_mode)
+    finally:
+        for closer in rt.closers:
+            await closer.aclose()
+
+
+def _exit(code: int) -> None:
+    raise typer.Exit(code)
+
+
+@app.command("run", hidden=True)
+@with_common_options()
+def run_command(opts: RunOptions) -> None:
+    """Run the agent (the default command)."""
+    _exit(_guarded(opts))
+
+
+@app.command("chat")
+@with_common_options(interactive=True)
+def chat_command(opts: RunOptions) -> None:
+    """Start the interactive REPL; each MESSAGE is sent in turn first."""
+    _exit(_guarded(opts))
+
+
+@app.command("resume")
+@with_common_options([SESSION_PARAM])
+def resume_command(opts: RunOptions) -> None:
+    """Reopen a session (a path, or an id prefix), interactively or with -p/--json."""
+    _exit(_guarded(opts))
+
+
+def _guarded(opts: RunOptions) -> int:
+    try:
+        return _execute(opts)
+    except KeyboardInterrupt:
+        return 130
+    except OpiError as exc:
+        if opts.debug:
+            raise
+        sys.stderr.write(f"opi: {exc}\n")
+        return exc.exit_code
+
+
+@app.command("models")
+def models_command(
+    search: Annotated[str | None, typer.Argument(help="Only models whose provider/id contains this.")] = None,
+) -> None:
+    """List known models: context window, max output, reasoning, images, price per million tokens."""
+    from opi_cli.cli.listing import print_models
+
+    try:
+        print_models(search)
+    except OpiError as exc:
+        sys.stderr.write(f"opi: {exc}\n")
+        raise typer.Exit(exc.exit_code) from None
+
+
+@app.command("schema")
+def schema_command() -> None:
+    """Print the JSON Schema of the --json event stream."""
+    from opi_cli.cli.schema import event_stream_schema
+
+    sys.stdout.write(json.dumps(event_stream_schema(), indent=2) + "\n")
+
+
+def run_app(argv: list[str]) -> None:
+    """Run the Typer app with ``argv`` (already routed) and exit with its code."""
+    try:
+        app(args=argv, prog_name="opi")
+    except OpiError as exc:  # errors raised outside a command body
+        sys.stderr.write(f"opi: {exc}\n")
+        sys.exit(exc.exit_code)

@@ -1,0 +1,112 @@
+"""Non-interactive runs: ``-p`` prints the final answer, ``--json`` writes the event stream.
+
+``--json`` writes the session header, then every event as one line (flushed at once, so
+a reader sees tokens as they stream), and always ends with ``session_summary``. Both
+modes wait for any compaction or retry in flight before exiting, and share the exit codes
+of PROTOCOL.md §1: 0 success, 1 error or aborted, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import time
+from typing import IO
+
+from opi_cli._util.jsonio import dumps_bytes
+from opi_cli.agent.events import AgentEvent, SessionSummary, TurnStart
+from opi_cli.ai.types import AssistantMessage, Usage
+from opi_cli.cli.runtime import Runtime
+
+__all__ = ["run_noninteractive"]
+
+
+class _JsonWriter:
+    def __init__(self, out: IO[bytes]) -> None:
+        self.out = out
+
+    def line(self, obj: object) -> None:
+        try:
+            self.out.write(dumps_bytes(obj) + b"\n")
+            self.out.flush()
+        except BrokenPipeError:
+            pass  # the reader went away; the run (and the session) go on
+
+    def __call__(self, ev: AgentEvent) -> None:
+        self.line(ev.to_json())
+
+
+async def run_noninteractive(rt: Runtime, prompts: list[tuple[str, list[object]]], *, json_mode: bool) -> int:
+    """Send each prompt in turn; returns the process exit code."""
+    started = time.monotonic()
+    out = sys.stdout.buffer
+    writer = _JsonWriter(out) if json_mode else None
+    turns = 0
+    usage = Usage()
+    last: AssistantMessage | None = None
+
+    def observe(ev: AgentEvent) -> None:
+        nonlocal turns, usage, last
+        if isinstance(ev, TurnStart):
+            turns += 1
+        elif ev.type == "message_end":
+            m = ev.message  # type: ignore[union-attr]
+            if isinstance(m, AssistantMessage):
+                usage = usage.plus(m.usage)
+                last = m
+
+    if writer is not None:
+        writer.line(rt.session.header_json())
+    unsubscribe = rt.session.subscribe(observe)
+    unsubscribe_json = rt.session.subscribe(writer) if writer is not None else None
+    interrupted = False
+    loop = asyncio.get_running_loop()
+
+    def on_sigint() -> None:
+        nonlocal interrupted
+        interrupted = True
+        rt.session.abort("Interrupted")
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+    except (NotImplementedError, RuntimeError):
+        pass
+    try:
+        for text, images in prompts:
+            await rt.session.prompt(text, images)  # type: ignore[arg-type]
+            if interrupted or (last is not None and last.stop_reason in ("error", "aborted")):
+                break
+    finally:
+        try:
+            loop.remove_signal_handler(signal.SIGINT)
+        except (NotImplementedError, RuntimeError):
+            pass
+        await rt.session.close()
+    code = 130 if interrupted else (1 if last is None or last.stop_reason in ("error", "aborted") else 0)
+    error = last.error_message if last is not None and code else None
+    if last is None and code:
+        error = "the run produced no answer"
+    if writer is not None:
+        summary = SessionSummary(
+            rt.session.session_id,
+            rt.session.session_file,
+            last.stop_reason if last else "error",
+            turns,
+            usage,
+            int((time.monotonic() - started) * 1000),
+            code,
+            error,
+        )
+        writer(summary)
+    else:
+        if last is not None and code == 0:
+            text = last.text
+            sys.stdout.write(text if text.endswith("\n") else text + "\n")
+            sys.stdout.flush()
+    if code and error:
+        sys.stderr.write(f"opi: {error}\n")
+    unsubscribe()
+    if unsubscribe_json is not None:
+        unsubscribe_json()
+    return code

@@ -1,0 +1,222 @@
+"""Compose one run from options and settings: model, key, tools, system prompt, agent, session.
+
+Used by the non-interactive modes and the REPL alike, so both build exactly the same
+agent. Bad configuration raises :class:`~opi_cli.errors.ConfigError` (exit 2) with one line
+that says what to set.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from opi_cli._util.ids import new_session_id, now_iso
+from opi_cli.agent.agent import Agent, AgentOptions
+from opi_cli.agent.loop import RetrySettings
+from opi_cli.agent.tool import Tool
+from opi_cli.ai.catalog import ModelRegistry
+from opi_cli.ai.model import Model
+from opi_cli.ai.provider import StreamOptions
+from opi_cli.ai.resolve import (
+    ModelQuery,
+    NoModelError,
+    clamp_thinking,
+    detect_local_server,
+    parse_thinking_level,
+    require_api_key,
+    resolve_model,
+)
+from opi_cli.ai.stream import ApiProvider
+from opi_cli.ai.types import THINKING_LEVELS, ImageContent, ThinkingLevel
+from opi_cli.cli.options import RunOptions
+from opi_cli.cli.settings import Settings
+from opi_cli.cli.system_prompt import SystemPromptInputs, build_system_prompt, text_or_file
+from opi_cli.errors import UsageError
+from opi_cli.session.agent_session import AgentSession, MemoryRecorder
+from opi_cli.tools import ALL_TOOLS, DEFAULT_TOOLS, create_builtin_tools
+
+__all__ = ["Runtime", "build_runtime", "prepare_prompts"]
+
+_IMAGE_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+)
+
+
+@dataclass(slots=True)
+class Runtime:
+    settings: Settings
+    registry: ModelRegistry
+    model: Model
+    session: AgentSession
+    tools: dict[str, Tool] = field(default_factory=dict)
+    closers: list[Any] = field(default_factory=list)
+
+
+def _retry(settings: Settings) -> RetrySettings:
+    r = settings.section("retry")
+    return RetrySettings(
+        bool(r.get("enabled", True)),
+        int(r.get("maxRetries", 3)),
+        int(r.get("baseDelayMs", 2000)),
+        int(r.get("maxDelayMs", 60000)),
+    )
+
+
+def select_tools(opts: RunOptions, cwd: Path, model: Model) -> dict[str, Tool]:
+    """The active built-in tools from ``--tools`` / ``--no-tools``.
+
+    Raises:
+        UsageError: an unknown tool name (the message lists the known ones).
+    """
+    names: list[str]
+    if opts.tools is not None:
+        names = [n.strip() for n in opts.tools.split(",") if n.strip()]
+        unknown = [n for n in names if n not in ALL_TOOLS]
+        if unknown:
+            raise UsageError(
+                f"Unknown tool{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}. "
+                f"Known tools: {', '.join(ALL_TOOLS)}."
+            )
+    elif opts.no_tools:
+        names = []
+    else:
+        names = list(DEFAULT_TOOLS)
+    available = create_builtin_tools(cwd, supports_images=model.supports_images)
+    return {n: available[n] for n in names}
+
+
+async def _probe(base_url: str) -> bool:
+    from opi_cli.ai.http import probe_models
+
+    return await probe_models(base_url)
+
+
+async def _choose_model(opts: RunOptions, settings: Settings, registry: ModelRegistry) -> tuple[Model, ThinkingLevel | None]:
+    query = ModelQuery(
+        model=opts.model,
+        provider=opts.provider,
+        base_url=opts.base_url,
+        api=opts.api,
+        default_provider=settings.get("defaultProvider"),
+        default_model=settings.get("defaultModel"),
+        cli_key=opts.api_key,
+        auth_path=settings.auth_json,
+    )
+    try:
+        return resolve_model(registry, query, env=settings.env)
+    except NoModelError:
+        found = await detect_local_server(_probe)
+        if found is None:
+            raise
+        from opi_cli.ai.http import list_model_ids
+
+        ids = await list_model_ids(found.base_url)
+        if not ids:
+            raise
+        return registry.unknown_model(found.provider, ids[0], base_url=found.base_url), None
+
+
+def _thinking(opts: RunOptions, settings: Settings, suffix: ThinkingLevel | None, model: Model) -> ThinkingLevel:
+    level: ThinkingLevel | None = None
+    if opts.thinking is not None:
+        level = parse_thinking_level(opts.thinking)
+        if level is None:
+            raise UsageError(f"Unknown thinking level '{opts.thinking}'. Use one of: {', '.join(THINKING_LEVELS)}.")
+    level = level or suffix or parse_thinking_level(str(settings.get("defaultThinkingLevel", "medium"))) or "medium"
+    return clamp_thinking(model, level)
+
+
+async def build_runtime(opts: RunOptions, settings: Settings) -> Runtime:
+    """Everything a run needs, or a ConfigError/UsageError saying what is wrong."""
+    registry = ModelRegistry.load(settings.models_json)
+    model, suffix = await _choose_model(opts, settings, registry)
+    api_key = require_api_key(model, registry, cli_key=opts.api_key, auth_path=settings.auth_json, env=settings.env)
+    thinking = _thinking(opts, settings, suffix, model)
+    cwd = settings.cwd
+    tools = select_tools(opts, cwd, model)
+    appended = [t for t in (text_or_file(a, cwd) for a in opts.append_system_prompt) if t]
+    prompt = build_system_prompt(
+        SystemPromptInputs(
+            cwd=cwd,
+            home=settings.home,
+            tools=[(name, str(getattr(tool, "prompt_snippet", "") or "")) for name, tool in tools.items()],
+            custom_prompt=text_or_file(opts.system_prompt, cwd),
+            append_prompt="\n\n".join(appended) if appended else None,
+        )
+    )
+    from opi_cli.ai.http import make_client
+
+    client = make_client()
+    agent = Agent(
+        AgentOptions(
+            model=model,
+            provider=ApiProvider(),
+            system_prompt=prompt,
+            tools=list(tools.values()),
+            thinking_level=thinking,
+            retry=_retry(settings),
+            max_turns=opts.max_turns,
+            steering_mode=settings.get("steeringMode", "one-at-a-time"),
+            follow_up_mode=settings.get("followUpMode", "one-at-a-time"),
+            stream_options=StreamOptions(api_key=api_key, client=client),
+        )
+    )
+    recorder = MemoryRecorder(new_session_id(), str(cwd), now_iso())
+    session = AgentSession(agent, recorder)
+    return Runtime(settings, registry, model, session, tools, [client])
+
+
+def _sniff_image(data: bytes) -> str | None:
+    for magic, mime in _IMAGE_MAGIC:
+        if data.startswith(magic):
+            return mime
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def prepare_prompts(messages: list[str], stdin_text: str | None, cwd: Path) -> list[tuple[str, list[ImageContent]]]:
+    """Turn positional words into prompts: ``@path`` attaches a file to the first message,
+    stdin text (when piped) starts it.
+
+    Raises:
+        UsageError: an attached file does not exist or cannot be read.
+    """
+    prefix = ""
+    images: list[ImageContent] = []
+    texts: list[str] = []
+    for word in messages:
+        if word.startswith("@") and len(word) > 1:
+            path = Path(word[1:]).expanduser()
+            path = path if path.is_absolute() else cwd / path
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError as exc:
+                raise UsageError(f"File not found: {path} (from {word})") from exc
+            except OSError as exc:
+                raise UsageError(f"Cannot read {path}: {exc.strerror}") from exc
+            if not data:
+                continue
+            mime = _sniff_image(data)
+            if mime is not None:
+                images.append(ImageContent(base64.b64encode(data).decode("ascii"), mime))
+                prefix += f'<file name="{path}"></file>\n'
+            else:
+                text = data.decode("utf-8", errors="replace")
+                prefix += f'<file name="{path}">\n{text}\n</file>\n'
+            continue
+        texts.append(word)
+    first = (stdin_text.strip() + "\n\n" if stdin_text and stdin_text.strip() else "") + prefix
+    if not texts:
+        if not first.strip() and not images:
+            return []
+        return [(first.rstrip("\n"), images)]
+    out: list[tuple[str, list[ImageContent]]] = [(first + texts[0], images)]
+    out += [(t, []) for t in texts[1:]]
+    return out
+

@@ -1,0 +1,154 @@
+"""Build the system prompt: base (default or custom), append text, project context, date, cwd.
+
+Order (reference/pi.md §9.2): the base prompt is ``--system-prompt`` (text or file), else
+``.opi/SYSTEM.md`` in the cwd, else ``OPI_HOME/SYSTEM.md``, else the default, which lists
+the active tools and guidelines chosen from them. Then the append text
+(``--append-system-prompt``, else ``.opi/APPEND_SYSTEM.md``, else ``OPI_HOME/APPEND_SYSTEM.md``),
+then ``# Project Context`` with ``OPI_HOME/AGENTS.md`` and one ``AGENTS.md`` (or ``CLAUDE.md``)
+per folder from ``/`` down to the cwd, then the date and the cwd.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+__all__ = ["ContextFile", "SystemPromptInputs", "build_system_prompt", "find_context_files", "text_or_file"]
+
+_DEFAULT_SNIPPETS = {
+    "read": "Read file contents",
+    "bash": "Execute bash commands (ls, grep, find, etc.)",
+    "edit": "Make surgical edits to files (find exact text and replace)",
+    "write": "Create or overwrite files",
+    "grep": "Search file contents for patterns (respects .gitignore)",
+    "find": "Find files by glob pattern (respects .gitignore)",
+    "ls": "List directory contents",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ContextFile:
+    path: Path
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class SystemPromptInputs:
+    cwd: Path
+    home: Path
+    tools: Sequence[tuple[str, str]]  # (name, one-line description), active tools in order
+    custom_prompt: str | None = None  # --system-prompt (already resolved from a file)
+    append_prompt: str | None = None  # --append-system-prompt
+    today: date | None = None
+    context_files: Sequence[ContextFile] | None = None
+
+
+def text_or_file(value: str | None, cwd: Path) -> str | None:
+    """An option that is either literal text or the path of a file holding it."""
+    if value is None:
+        return None
+    candidate = Path(value).expanduser()
+    if not candidate.is_absolute():
+        candidate = cwd / candidate
+    try:
+        if len(value) < 4096 and "\n" not in value and candidate.is_file():
+            return candidate.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        pass
+    return value
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
+    except OSError:
+        return None
+
+
+def find_context_files(cwd: Path, home: Path) -> list[ContextFile]:
+    """OPI_HOME/AGENTS.md (or CLAUDE.md), then one per folder from / down to cwd."""
+    found: list[ContextFile] = []
+    seen: set[Path] = set()
+
+    def take(folder: Path) -> None:
+        for name in ("AGENTS.md", "CLAUDE.md"):
+            p = folder / name
+            text = _read(p)
+            if text is not None:
+                real = p.resolve()
+                if real not in seen:
+                    seen.add(real)
+                    found.append(ContextFile(p, text))
+                return
+
+    take(home)
+    chain = [cwd, *cwd.parents]
+    for folder in reversed(chain):
+        take(folder)
+    return found
+
+
+def _guidelines(names: set[str]) -> list[str]:
+    g: list[str] = []
+    if "bash" in names and not ({"grep", "find", "ls"} & names):
+        g.append("Use bash for file operations like ls, rg, find")
+    elif "bash" in names:
+        g.append("Prefer grep/find/ls tools over bash for file exploration (faster, respects .gitignore)")
+    if "read" in names and "edit" in names:
+        g.append("Use read to examine files before editing. Do not use cat or sed for this.")
+    if "edit" in names:
+        g.append("Use edit for precise changes (old text must match exactly)")
+    if "write" in names:
+        g.append("Use write only for new files or complete rewrites")
+    if "edit" in names or "write" in names:
+        g.append("When summarizing your actions, output plain text directly - do NOT use cat or bash to display what you did")
+    g.append("Be concise in your responses")
+    g.append("Show file paths clearly when working with files")
+    return g
+
+
+def _default_base(tools: Sequence[tuple[str, str]]) -> str:
+    lines = [
+        "You are an expert coding assistant operating inside opi, a coding agent harness. "
+        "You help users by reading files, executing commands, editing code, and writing new files.",
+        "",
+        "Available tools:",
+    ]
+    if tools:
+        lines += [f"- {name}: {desc or _DEFAULT_SNIPPETS.get(name, name)}" for name, desc in tools]
+    else:
+        lines.append("(none)")
+    lines += [
+        "",
+        "In addition to the tools above, you may have access to other custom tools depending on the project.",
+        "",
+        "Guidelines:",
+    ]
+    lines += [f"- {g}" for g in _guidelines({n for n, _ in tools})]
+    return "\n".join(lines)
+
+
+def build_system_prompt(inp: SystemPromptInputs) -> str:
+    """The full system prompt for one run (see the module docstring for the order)."""
+    base = inp.custom_prompt
+    if base is None:
+        base = _read(inp.cwd / ".opi" / "SYSTEM.md") or _read(inp.home / "SYSTEM.md")
+    if base is None:
+        base = _default_base(inp.tools)
+    parts = [base.rstrip()]
+    append = inp.append_prompt
+    if append is None:
+        append = _read(inp.cwd / ".opi" / "APPEND_SYSTEM.md") or _read(inp.home / "APPEND_SYSTEM.md")
+    if append:
+        parts.append(append.rstrip())
+    files = inp.context_files if inp.context_files is not None else find_context_files(inp.cwd, inp.home)
+    if files:
+        ctx = ["# Project Context", "", "Project-specific instructions and guidelines:", ""]
+        for f in files:
+            ctx += [f"## {f.path}", "", f.content.rstrip(), ""]
+        parts.append("\n".join(ctx).rstrip())
+    today = (inp.today or date.today()).isoformat()
+    parts.append(f"Current date: {today}\nCurrent working directory: {inp.cwd}")
+    return "\n\n".join(parts)

@@ -1,0 +1,161 @@
+"""A light, streaming index of a stored session: one small node and one locator per entry line.
+
+Stores feed their lines in order (a byte offset, a row number, a list index as the locator);
+the index keeps the tree (:mod:`opi_cli.session.tree`) and where each entry lives, counts
+damaged lines, and migrates pi's v1/v2 records (held in memory, they are small old files).
+Entries are parsed in full only when they are needed (promise 10).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from opi_cli._util.jsonio import JsonValue, loads
+from opi_cli.session.entries import (
+    CURRENT_VERSION,
+    Entry,
+    EntryError,
+    SessionHeader,
+    parse_entry,
+)
+from opi_cli.session.migrate import migrate_records
+from opi_cli.session.tree import Node, SessionTree, node_of
+
+__all__ = ["Damage", "IndexBuilder", "SessionIndex", "node_from_json"]
+
+_MAX_DAMAGE_NOTES = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Damage:
+    """A line that was skipped: its 1-based line number (or row), and why."""
+
+    line: int
+    reason: str
+
+
+@dataclass(slots=True)
+class SessionIndex:
+    """What loading a session found, before any message is materialised.
+
+    Attributes:
+        header: the session header (as stored; ``version`` < 3 means it was migrated).
+        tree: the session tree over every readable entry.
+        locators: where each tree position lives in the store (``-1``: only in ``cache``).
+        damaged: how many lines were skipped; ``damage`` notes the first few.
+        cache: entries already parsed, by position (all of them for migrated files).
+        torn_tail: the last line had no newline and was not a complete record.
+    """
+
+    header: SessionHeader
+    tree: SessionTree = field(default_factory=SessionTree)
+    locators: list[int] = field(default_factory=list)
+    damaged: int = 0
+    damage: list[Damage] = field(default_factory=list)
+    cache: dict[int, Entry] = field(default_factory=dict)
+    torn_tail: bool = False
+
+    @property
+    def migrated(self) -> bool:
+        """True when the stored records are an older pi version (read-only: fork to append)."""
+        return self.header.version < CURRENT_VERSION
+
+    def note_damage(self, line: int, reason: str) -> None:
+        self.damaged += 1
+        if len(self.damage) < _MAX_DAMAGE_NOTES:
+            self.damage.append(Damage(line, reason))
+
+    def add_entry(self, entry: Entry, locator: int, *, keep: bool) -> int:
+        """Add a parsed entry (an append, or a migrated record); returns its position."""
+        pos = self.tree.add(node_of(entry))
+        self.locators.append(locator)
+        if keep:
+            self.cache[pos] = entry
+        return pos
+
+
+def _str_or_none(value: JsonValue) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def node_from_json(d: JsonValue) -> Node | EntryError:
+    """The tree node of an entry dict without building the entry (the fast path of loading).
+
+    Applies the same checks as :func:`~opi_cli.session.entries.parse_entry` on the fields
+    it reads.
+    """
+    if not isinstance(d, dict):
+        return EntryError("entry is not a JSON object")
+    kind, eid = d.get("type"), d.get("id")
+    if not isinstance(kind, str) or not kind:
+        return EntryError("entry has no type")
+    if kind == "session":
+        return EntryError("a second session header")
+    if not isinstance(eid, str) or not eid:
+        return EntryError(f"{kind} entry has no id")
+    parent = _str_or_none(d.get("parentId"))
+    match kind:
+        case "message":
+            message = d.get("message")
+            if not isinstance(message, dict):
+                return EntryError(f"message entry {eid} has no message")
+            return Node(eid, parent, kind, None, _str_or_none(message.get("role")))
+        case "leaf":
+            target = d.get("targetId")
+            if target is not None and not isinstance(target, str):
+                return EntryError(f"leaf entry {eid} has a bad targetId")
+            return Node(eid, parent, kind, target)
+        case "label":
+            return Node(eid, parent, kind, _str_or_none(d.get("targetId")) or "", _str_or_none(d.get("label")))
+        case "compaction":
+            return Node(eid, parent, kind, _str_or_none(d.get("firstKeptEntryId")) or "")
+        case "session_info":
+            return Node(eid, parent, kind, None, _str_or_none(d.get("name")))
+    return Node(eid, parent, kind)
+
+
+class IndexBuilder:
+    """Feed the lines after the header in order, then :meth:`finish`."""
+
+    def __init__(self, header: SessionHeader) -> None:
+        self._index = SessionIndex(header)
+        self._legacy: list[dict[str, JsonValue]] | None = [] if header.version < CURRENT_VERSION else None
+
+    def feed(self, locator: int, line: bytes, line_no: int, *, last: bool = False) -> None:
+        """One line (newline included or not); ``last`` marks the final line of the store."""
+        index = self._index
+        stripped = line.strip()
+        if not stripped:
+            return
+        try:
+            value = loads(stripped)
+        except (ValueError, RecursionError) as exc:
+            # A last line without a newline that is not complete JSON: a crash mid-write.
+            index.torn_tail = index.torn_tail or (last and not line.endswith(b"\n"))
+            index.note_damage(line_no, f"not JSON: {exc}"[:200])
+            return
+        if self._legacy is not None:
+            if isinstance(value, dict) and isinstance(value.get("type"), str) and value.get("type") != "session":
+                self._legacy.append(value)
+            else:
+                index.note_damage(line_no, "not an entry")
+            return
+        node = node_from_json(value)
+        if isinstance(node, EntryError):
+            index.note_damage(line_no, node.reason)
+            return
+        index.tree.add(node)
+        index.locators.append(locator)
+
+    def finish(self) -> SessionIndex:
+        """The index; legacy (v1/v2) records are migrated and parsed into ``cache`` here."""
+        index = self._index
+        if self._legacy is not None:
+            for n, record in enumerate(migrate_records(index.header.version, self._legacy)):
+                entry = parse_entry(record)
+                if isinstance(entry, EntryError):
+                    index.note_damage(n + 2, entry.reason)
+                else:
+                    index.add_entry(entry, -1, keep=True)
+            self._legacy = None
+        return index

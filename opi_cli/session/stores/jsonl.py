@@ -1,0 +1,290 @@
+"""The default store: one JSONL file per session under ``OPI_HOME/sessions/--<cwd>--/``.
+
+Each entry is one ``os.write`` of one complete line on an ``O_APPEND`` descriptor; ``sync``
+fsyncs. Files are 0600 in 0700 folders, named ``<ISO time>_<uuid>.jsonl`` as pi names them.
+Loading streams the file once for a light index and later reads single lines by offset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+from opi_cli.errors import PersistenceError, SessionError
+from opi_cli.session.entries import (
+    CURRENT_VERSION,
+    Entry,
+    EntryError,
+    SessionHeader,
+    entry_to_line,
+    header_to_line,
+    parse_entry_line,
+)
+from opi_cli.session.index import IndexBuilder, SessionIndex
+from opi_cli.session.listing import SessionInfo, SummaryBuilder
+from opi_cli.session.store import looks_like_path
+from opi_cli.session.stores.jsonl_file import LockFile, iter_lines, read_header, repair_tail
+
+__all__ = ["JsonlHandle", "JsonlStore", "session_dir_name", "session_file_name"]
+
+_SEP = re.compile(r"[/\\:]")
+
+
+def session_dir_name(cwd: str) -> str:
+    """``/home/u/project`` -> ``--home-u-project--`` (pi's folder naming)."""
+    return "--" + _SEP.sub("-", re.sub(r"^[/\\]", "", cwd)) + "--"
+
+
+def session_file_name(header: SessionHeader) -> str:
+    """``<ISO time with : and . replaced by ->_<session id>.jsonl``."""
+    return f"{header.timestamp.replace(':', '-').replace('.', '-')}_{header.id}.jsonl"
+
+
+def _mkdir_private(path: Path) -> None:
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        os.chmod(path, 0o700)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class JsonlHandle:
+    """One session file; writable handles hold its lock until closed."""
+
+    def __init__(self, path: Path, header: SessionHeader, header_len: int, lock: LockFile | None) -> None:
+        self._path = path
+        self._header = header
+        self._header_len = header_len
+        self._lock = lock
+        self._fd: int | None = None
+        self._tail_checked = False
+        self._closed = False
+        self.torn_bytes: bytes | None = None
+        """What the tail check cut off before the first append (also saved in ``<file>.torn``)."""
+
+    @property
+    def header(self) -> SessionHeader:
+        return self._header
+
+    @property
+    def location(self) -> str:
+        return str(self._path)
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def writable(self) -> bool:
+        return self._lock is not None and not self._closed and self._header.version == CURRENT_VERSION
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def _scan_sync(self) -> SessionIndex:
+        builder = IndexBuilder(self._header)
+        for n, (offset, line, last) in enumerate(iter_lines(self._path, self._header_len), start=2):
+            builder.feed(offset, line, n, last=last)
+        return builder.finish()
+
+    async def scan(self) -> SessionIndex:
+        return await asyncio.to_thread(self._scan_sync)
+
+    def _read_sync(self, locators: Sequence[int]) -> list[Entry | EntryError]:
+        out: list[Entry | EntryError] = []
+        with self._path.open("rb") as f:
+            for offset in locators:
+                if offset < 0:
+                    out.append(EntryError("not stored"))
+                    continue
+                f.seek(offset)
+                out.append(parse_entry_line(f.readline()))
+        return out
+
+    async def read(self, locators: Sequence[int]) -> list[Entry | EntryError]:
+        if len(locators) <= 4:
+            return self._read_sync(locators)
+        return await asyncio.to_thread(self._read_sync, locators)
+
+    async def entries(self) -> AsyncIterator[Entry]:
+        index = await self.scan()
+        if index.migrated:
+            for pos in range(len(index.tree)):
+                if pos in index.cache:
+                    yield index.cache[pos]
+            return
+        for start in range(0, len(index.locators), 256):
+            for entry in await self.read(index.locators[start : start + 256]):
+                if not isinstance(entry, EntryError):
+                    yield entry
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def _open_for_append(self) -> int:
+        if self._fd is None:
+            if not self.writable:
+                raise SessionError(f"session file {self._path} is open read-only")
+            self._fd = os.open(self._path, os.O_RDWR | os.O_APPEND)
+        if not self._tail_checked:
+            self.torn_bytes = repair_tail(self._fd, self._path)
+            self._tail_checked = True
+        return self._fd
+
+    def write_line(self, line: bytes) -> None:
+        """Append one complete line with one ``write`` (a short write is finished, then re-checked)."""
+        try:
+            fd = self._open_for_append()
+            written = os.write(fd, line)
+            while written < len(line):
+                self._tail_checked = False  # if this fails, the next append repairs the tail
+                written += os.write(fd, line[written:])
+            self._tail_checked = True
+        except OSError as exc:
+            raise PersistenceError(f"cannot write session file {self._path}: {exc.strerror or exc}") from exc
+
+    async def append(self, entry: Entry) -> int:
+        line = entry_to_line(entry)
+        self.write_line(line)
+        assert self._fd is not None
+        return os.lseek(self._fd, 0, os.SEEK_END) - len(line)
+
+    async def sync(self) -> None:
+        if self._fd is None:
+            return
+        try:
+            await asyncio.to_thread(os.fsync, self._fd)
+        except OSError as exc:
+            raise PersistenceError(f"cannot sync session file {self._path}: {exc.strerror or exc}") from exc
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        try:
+            await self.sync()
+        finally:
+            self._closed = True
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+            if self._lock is not None:
+                self._lock.release()
+
+
+class JsonlStore:
+    """Session files under ``root`` (``OPI_HOME/sessions``), or all in ``session_dir`` if given."""
+
+    def __init__(self, root: Path, *, session_dir: Path | None = None) -> None:
+        self.root = root
+        self.session_dir = session_dir
+
+    def dir_for(self, cwd: str) -> Path:
+        """The folder of ``cwd``'s sessions."""
+        return self.session_dir if self.session_dir is not None else self.root / session_dir_name(cwd)
+
+    async def create(self, header: SessionHeader) -> JsonlHandle:
+        folder = self.dir_for(header.cwd)
+        _mkdir_private(folder)
+        path = folder / session_file_name(header)
+        line = header_to_line(header)
+        lock = LockFile(path)
+        lock.acquire()
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+            try:
+                os.write(fd, line)
+                os.fsync(fd)
+            except OSError:
+                os.close(fd)
+                raise
+            _fsync_dir(folder)
+        except FileExistsError as exc:
+            lock.release()
+            raise SessionError(f"session file {path} already exists") from exc
+        except OSError as exc:
+            lock.release()
+            raise PersistenceError(f"cannot create session file {path}: {exc.strerror or exc}") from exc
+        handle = JsonlHandle(path, header, len(line), lock)
+        handle._fd = fd
+        handle._tail_checked = True
+        return handle
+
+    def _candidates(self, cwd: str | None) -> list[Path]:
+        if self.session_dir is not None:
+            folders = [self.session_dir]
+        elif cwd is not None:
+            folders = [self.dir_for(cwd)]
+        else:
+            folders = [p for p in self.root.iterdir() if p.is_dir()] if self.root.is_dir() else []
+        files: list[Path] = []
+        for folder in folders:
+            if folder.is_dir():
+                files.extend(p for p in folder.iterdir() if p.suffix == ".jsonl" and p.is_file())
+        return files
+
+    def resolve(self, ref: str, *, cwd: str | None = None) -> Path:
+        """A path, or the newest session whose id starts with ``ref`` (``cwd`` first, then all).
+
+        Raises:
+            SessionError: no match.
+        """
+        if looks_like_path(ref):
+            path = Path(ref).expanduser()
+            if not path.is_file():
+                raise SessionError(f"no session file at {path}")
+            return path
+        scopes: list[str | None] = [cwd, None] if cwd is not None and self.session_dir is None else [None]
+        for scope in scopes:
+            matches: list[tuple[float, Path]] = []
+            for path in self._candidates(scope):
+                sid = path.stem.split("_", 1)[-1]
+                if sid.startswith(ref):
+                    matches.append((path.stat().st_mtime, path))
+            if matches:
+                return max(matches)[1]
+        raise SessionError(f"no session found matching {ref!r}")
+
+    async def open(self, ref: str, *, cwd: str | None = None, writable: bool = True) -> JsonlHandle:
+        path = self.resolve(ref, cwd=cwd)
+        header, header_len = read_header(path)
+        lock: LockFile | None = None
+        if writable:
+            lock = LockFile(path)
+            lock.acquire()
+        return JsonlHandle(path, header, header_len, lock)
+
+    def _summarise(self, path: Path) -> SessionInfo | None:
+        try:
+            header, header_len = read_header(path)
+            stat = path.stat()
+            builder = SummaryBuilder(header, str(path))
+            builder.feed_lines(line for _, line, _ in iter_lines(path, header_len))
+        except (SessionError, OSError):
+            return None
+        return builder.finish(size=stat.st_size, mtime=stat.st_mtime)
+
+    def _list_sync(self, cwd: str | None) -> list[SessionInfo]:
+        infos = [info for p in self._candidates(cwd) if (info := self._summarise(p)) is not None]
+        return sorted(infos, key=lambda i: i.modified, reverse=True)
+
+    async def list_sessions(self, cwd: str | None = None) -> list[SessionInfo]:
+        return await asyncio.to_thread(self._list_sync, cwd)
+
+    async def delete(self, ref: str, *, cwd: str | None = None) -> None:
+        path = self.resolve(ref, cwd=cwd)
+        lock = LockFile(path)
+        lock.acquire()
+        try:
+            path.unlink()
+        finally:
+            lock.release()
+
+    async def close(self) -> None:
+        return None

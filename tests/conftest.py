@@ -1,0 +1,69 @@
+"""Hermetic tests: every test gets its own OPI_HOME and HOME and no provider keys."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+_KEY_VARS = (
+    "OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "ANTHROPIC_OAUTH_TOKEN",
+    "GROQ_API_KEY", "OPENROUTER_API_KEY", "DEEPSEEK_API_KEY", "MISTRAL_API_KEY", "XAI_API_KEY",
+    "CEREBRAS_API_KEY", "GEMINI_API_KEY", "OPI_HOME", "NO_COLOR", "VISUAL", "EDITOR",
+)
+
+
+@pytest.fixture(autouse=True)
+def hermetic(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    home = tmp_path_factory.mktemp("home")
+    for var in _KEY_VARS:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("OPI_HOME", str(home / ".opi"))
+    yield home
+
+
+@pytest.fixture
+def opi_home(hermetic: Path) -> Path:
+    path = hermetic / ".opi"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def run_opi(
+    args: list[str], *, cwd: Path, env: dict[str, str] | None = None, stdin: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run the real ``opi`` process (python -m opi_cli) and capture its output."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    full_env.setdefault("PYTHONPATH", str(ROOT))
+    return subprocess.run(
+        [sys.executable, "-m", "opi_cli", *args],
+        cwd=cwd,
+        env=full_env,
+        input=stdin if stdin is not None else "",
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    d = tmp_path / "repo"
+    d.mkdir()
+    return d
+
+
+def fast_retry_settings(opi_home: Path, **extra: Any) -> None:
+    import json
+
+    settings = {"retry": {"enabled": True, "maxRetries": 3, "baseDelayMs": 10, "maxDelayMs": 60000}}
+    settings.update(extra)
+    (opi_home / "settings.json").write_text(json.dumps(settings))
