@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, ClassVar
 
 from opi_cli._util.abort import AbortSignal
 from opi_cli.agent.agent import Agent, AgentOptions
@@ -126,7 +126,7 @@ async def test_parallel_results_in_call_order() -> None:
 
 async def test_sequential_tool_makes_batch_sequential_and_steering_skips_rest() -> None:
     seq = Gate("seq", "sequential")
-    agent, provider, events = make_agent(
+    agent, provider, _events = make_agent(
         [FauxResponse(tool_calls=[FauxToolCall("seq", {"id": "one"}), FauxToolCall("seq", {"id": "two"})]),
          FauxResponse(text="after steer")],
         [seq],
@@ -182,7 +182,7 @@ async def test_follow_up_only_when_agent_would_stop() -> None:
 
 async def test_validation_error_names_each_problem_and_loop_goes_on() -> None:
     gate = Gate()
-    agent, provider, _ = make_agent(
+    agent, _provider, _ = make_agent(
         [FauxResponse(tool_calls=[FauxToolCall("gate", {"n": "many"})]), FauxResponse(text="sorry")], [gate]
     )
     await agent.prompt("go")
@@ -230,7 +230,7 @@ async def test_unknown_tool_and_blocked_call() -> None:
 
 async def test_abort_kills_running_tool_and_ends_aborted_without_request() -> None:
     gate = Gate()
-    agent, provider, events = make_agent(
+    agent, provider, _events = make_agent(
         [FauxResponse(tool_calls=[FauxToolCall("gate", {"id": "a"})]), FauxResponse(text="never")], [gate]
     )
     task = asyncio.create_task(agent.prompt("go"))
@@ -251,7 +251,7 @@ async def test_retry_with_configured_delays_then_success() -> None:
         delays.append(s)
 
     err = ProviderError("rate_limit", "429 Rate limit reached", 429)
-    agent, provider, events = make_agent(
+    agent, _provider, events = make_agent(
         [FauxResponse(error=err), FauxResponse(error=ProviderError("server", "500 boom", 500)), FauxResponse(text="ok")],
         retry=RetrySettings(True, 3, 100, 60000),
     )
@@ -277,7 +277,7 @@ async def test_retry_with_configured_delays_then_success() -> None:
 
 
 async def test_retry_after_header_wins_and_overflow_is_not_retried() -> None:
-    agent, provider, events = make_agent(
+    agent, _provider, events = make_agent(
         [FauxResponse(error=ProviderError("rate_limit", "429", 429, retry_after_ms=5)), FauxResponse(text="ok")],
         retry=RetrySettings(True, 3, 100000, 60000),
     )
@@ -319,7 +319,7 @@ async def test_terminate_result_stops_without_another_call() -> None:
     class Done:
         name = "finish"
         description = "end"
-        parameters: dict[str, Any] = {"type": "object", "properties": {}}
+        parameters: ClassVar[dict[str, Any]] = {"type": "object", "properties": {}}
         execution_mode = "parallel"
 
         async def execute(self, *a: Any) -> ToolResult:
@@ -346,7 +346,7 @@ async def test_prompt_while_running_raises_and_errored_messages_are_not_replayed
     from opi_cli.errors import AgentError
 
     gate = Gate()
-    agent, provider, _ = make_agent(
+    agent, _provider, _ = make_agent(
         [FauxResponse(tool_calls=[FauxToolCall("gate", {"id": "a"})]), FauxResponse(text="ok")], [gate]
     )
     task = asyncio.create_task(agent.prompt("go"))

@@ -197,14 +197,17 @@ def test_estimate_tokens_is_ceil_chars_over_four() -> None:
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(text=st.text(max_size=200), n=st.integers(min_value=-1, max_value=60),
-       model=st.sampled_from(["gpt-4o", "gpt-4", "claude-sonnet-4-5"]))
+@given(
+    text=st.text(max_size=200),
+    n=st.integers(min_value=-1, max_value=60),
+    model=st.sampled_from(["gpt-4o", "gpt-4", "claude-sonnet-4-5"]),
+)
 def test_truncate_properties(text: str, n: int, model: str) -> None:
     out = tokens.truncate_text_to_tokens(text, n, model)
     clean = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     assert clean.startswith(out)
     assert tokens.count_tokens(out, model) <= max(n, 0)
-    if 0 < n and tokens.count_tokens(clean, model) <= n:
+    if n > 0 and tokens.count_tokens(clean, model) <= n:
         assert out == clean
     out.encode("utf-8")  # whole characters only: always encodable
 

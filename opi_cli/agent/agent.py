@@ -161,10 +161,10 @@ class Agent:
         """
         if isinstance(message, str):
             prompts: list[AgentMessage] = [user_message(message, images)]
-        elif isinstance(message, Sequence):
+        elif isinstance(message, list | tuple):
             prompts = list(message)
         else:
-            prompts = [message]
+            prompts = [message]  # type: ignore[list-item]
         return await self._run(prompts)
 
     async def continue_(self) -> list[AgentMessage]:

@@ -40,7 +40,15 @@ from opi_cli.agent.hooks import (
 from opi_cli.agent.messages import AgentMessage, convert_to_llm
 from opi_cli.agent.tool import Tool, ToolResult, ToolUpdate, error_result, tool_spec
 from opi_cli.agent.validation import validate_arguments
-from opi_cli.ai.events import ContentDelta, ContentEnd, ContentStart, ProviderError, StreamDone, StreamError, StreamStart
+from opi_cli.ai.events import (
+    ContentDelta,
+    ContentEnd,
+    ContentStart,
+    ProviderError,
+    StreamDone,
+    StreamError,
+    StreamStart,
+)
 from opi_cli.ai.model import Model
 from opi_cli.ai.provider import LlmContext, Provider, StreamOptions
 from opi_cli.ai.types import (
@@ -55,7 +63,7 @@ from opi_cli.ai.types import (
     UserMessage,
 )
 
-__all__ = ["LoopConfig", "RetrySettings", "SKIPPED_TEXT", "run_loop"]
+__all__ = ["SKIPPED_TEXT", "LoopConfig", "RetrySettings", "run_loop"]
 
 SKIPPED_TEXT = "Skipped due to queued user message."
 Emit = Callable[[AgentEvent], None]
@@ -416,9 +424,9 @@ async def _run_tools(
     ]
     try:
         for p, task in zip(prepared, tasks, strict=True):
-            result = p.result if task is None else await task
-            assert result is not None
-            results.append(await _finish(st, config, p, result))
+            outcome = p.result if task is None else await task
+            assert outcome is not None
+            results.append(await _finish(st, config, p, outcome))
     finally:
         for task in tasks:
             if task is not None and not task.done():

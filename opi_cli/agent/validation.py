@@ -59,7 +59,7 @@ def _describe(err: Any) -> str:
     if err.validator == "type":
         return f"must be {err.validator_value}"
     if err.validator == "additionalProperties":
-        return err.message.replace("Additional properties are not allowed", "must NOT have additional properties")
+        return str(err.message).replace("Additional properties are not allowed", "must NOT have additional properties")
     if err.validator == "enum":
         return f"must be equal to one of the allowed values: {', '.join(map(str, err.validator_value))}"
     return str(err.message)

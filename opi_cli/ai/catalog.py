@@ -126,10 +126,14 @@ class ModelRegistry:
             )
             for row in catalog_data.PROVIDERS
         ]
-        models = [_from_row(row, "openai", "openai-responses", "https://api.openai.com/v1")
-                  for row in catalog_data.OPENAI_MODELS]
-        models += [_from_row(row, "anthropic", "anthropic-messages", "https://api.anthropic.com/v1")
-                   for row in catalog_data.ANTHROPIC_MODELS]
+        models = [
+            _from_row(row, "openai", "openai-responses", "https://api.openai.com/v1")
+            for row in catalog_data.OPENAI_MODELS
+        ]
+        models += [
+            _from_row(row, "anthropic", "anthropic-messages", "https://api.anthropic.com/v1")
+            for row in catalog_data.ANTHROPIC_MODELS
+        ]
         return cls(providers, models)
 
     @classmethod
@@ -170,7 +174,9 @@ class ModelRegistry:
         if prov is None:
             return None
         if prov.default_model:
-            return self.get(prov.name, prov.default_model) or self.unknown_model(prov.name, prov.default_model)
+            return self.get(prov.name, prov.default_model) or self.unknown_model(
+                prov.name, prov.default_model
+            )
         models = self.models_of(prov.name)
         return models[0] if models else None
 
@@ -186,7 +192,9 @@ class ModelRegistry:
         """
         prov = self.provider(provider)
         if prov is None and base_url is None:
-            raise ConfigError(f"Unknown provider '{provider}'. Known providers: {', '.join(self._providers)}.")
+            raise ConfigError(
+                f"Unknown provider '{provider}'. Known providers: {', '.join(self._providers)}."
+            )
         return Model(
             id=model_id,
             provider=provider.lower(),
@@ -198,11 +206,14 @@ class ModelRegistry:
             known=False,
         )
 
-    def find(self, pattern: str, provider: str | None = None) -> tuple[Model, ThinkingLevel | None] | None:
+    def find(
+        self, pattern: str, provider: str | None = None, *, fuzzy: bool = True
+    ) -> tuple[Model, ThinkingLevel | None] | None:
         """Match ``pattern`` as pi does: exact ``provider/id``, exact id, then substring.
 
         A trailing ``:level`` (a thinking level) is peeled off only when the whole pattern
-        matches nothing, so ids with colons (``llama3.1:8b``) still work.
+        matches nothing, so ids with colons (``llama3.1:8b``) still work. ``fuzzy=False``
+        skips the substring step (for custom endpoints, where the id is sent as typed).
 
         Returns:
             The model and the thinking level from the suffix (or None), or None if nothing matches.
@@ -210,17 +221,17 @@ class ModelRegistry:
         Raises:
             ConfigError: an exact id is shared by several providers and none was given.
         """
-        found = self._match(pattern.strip(), provider)
+        found = self._match(pattern.strip(), provider, fuzzy)
         if found is not None:
             return found, None
         base, level = split_thinking_suffix(pattern.strip())
         if level is not None:
-            found = self._match(base, provider)
+            found = self._match(base, provider, fuzzy)
             if found is not None:
                 return found, level
         return None
 
-    def _match(self, pattern: str, provider: str | None) -> Model | None:
+    def _match(self, pattern: str, provider: str | None, fuzzy: bool) -> Model | None:
         if not pattern:
             return None
         low = pattern.lower()
@@ -234,6 +245,8 @@ class ModelRegistry:
         if len(exact) > 1:
             refs = ", ".join(m.ref for m in exact)
             raise ConfigError(f"Model '{pattern}' is ambiguous ({refs}); use provider/id or --provider.")
+        if not fuzzy:
+            return None
         hits = [m for m in pool if low in m.id.lower() or low in m.name.lower()]
         if not hits:
             return None
@@ -267,7 +280,9 @@ class ModelRegistry:
         old = self.provider(spec.name)
         if old is None and spec.base_url is None:
             raise ConfigError(f"{path}: provider '{spec.name}' needs a baseUrl")
-        base = old or Provider(name=spec.name, api=spec.api or "openai-completions", base_url=spec.base_url or "")
+        base = old or Provider(
+            name=spec.name, api=spec.api or "openai-completions", base_url=spec.base_url or ""
+        )
         prov = replace(
             base,
             api=spec.api or base.api,
@@ -323,7 +338,9 @@ def _from_row(row: catalog_data.ModelRow, provider: str, api: str, base_url: str
 def _merge_compat(base: OpenAICompat, over: OpenAICompat | None) -> OpenAICompat:
     if over is None:
         return base
-    changes = {f.name: getattr(over, f.name) for f in fields(OpenAICompat) if getattr(over, f.name) is not None}
+    changes = {
+        f.name: getattr(over, f.name) for f in fields(OpenAICompat) if getattr(over, f.name) is not None
+    }
     return replace(base, **changes)
 
 
@@ -412,10 +429,13 @@ class _Where:
     path: Path
     text: str
 
-    def error(self, message: str, needle: str | None) -> ConfigError:
+    def error(self, message: str, needle: str | None, after: str | None = None) -> ConfigError:
+        """``message`` prefixed with the file and the line of ``needle`` (first after ``after``)."""
         line = 0
         if needle:
-            pos = self.text.find(needle)
+            start = self.text.find(after) if after else 0
+            pos = self.text.find(needle, max(start, 0))
+            pos = pos if pos >= 0 else self.text.find(needle)
             line = self.text.count("\n", 0, pos) + 1 if pos >= 0 else 0
         return ConfigError(f"{self.path}:{line}: {message}" if line else f"{self.path}: {message}")
 
@@ -424,8 +444,8 @@ def _parse_provider(name: str, raw: object, where: _Where) -> ProviderSpec:
     needle = json.dumps(name)
     if not isinstance(raw, dict):
         raise where.error(f"provider '{name}' must be an object", needle)
-    api = _opt(raw, "api", str, f"provider '{name}'", where)
-    _check_api(api, f"provider '{name}'", where)
+    api = _opt(raw, "api", str, f"provider '{name}'", where, needle)
+    _check_api(api, f"provider '{name}'", where, needle)
     models = raw.get("models", [])
     if not isinstance(models, list):
         raise where.error(f"provider '{name}': 'models' must be a list", needle)
@@ -434,15 +454,17 @@ def _parse_provider(name: str, raw: object, where: _Where) -> ProviderSpec:
         raise where.error(f"provider '{name}': 'modelOverrides' must be an object", needle)
     return ProviderSpec(
         name=name.lower(),
-        base_url=_opt(raw, "baseUrl", str, f"provider '{name}'", where),
+        base_url=_opt(raw, "baseUrl", str, f"provider '{name}'", where, needle),
         api=api,
-        api_key=_opt(raw, "apiKey", str, f"provider '{name}'", where),
+        api_key=_opt(raw, "apiKey", str, f"provider '{name}'", where, needle),
         headers=_headers(raw.get("headers"), f"provider '{name}'", where),
-        auth_header=_opt(raw, "authHeader", bool, f"provider '{name}'", where),
+        auth_header=_opt(raw, "authHeader", bool, f"provider '{name}'", where, needle),
         compat=parse_compat(raw.get("compat"), f"provider '{name}'", where.path) if "compat" in raw else None,
         models=tuple(_parse_model(m, name, where) for m in models),
-        overrides=tuple(_parse_model({**v, "id": k} if isinstance(v, dict) else v, name, where)
-                        for k, v in overrides.items()),
+        overrides=tuple(
+            _parse_model({**v, "id": k} if isinstance(v, dict) else v, name, where)
+            for k, v in overrides.items()
+        ),
     )
 
 
@@ -460,10 +482,10 @@ def _parse_model(raw: object, provider: str, where: _Where) -> ModelSpec:
         ("contextWindow", "context_window", int),
         ("maxTokens", "max_tokens", int),
     ):
-        val = _opt(raw, key, typ, ctx, where)
+        val = _opt(raw, key, typ, ctx, where, json.dumps(mid))
         if val is not None:
             values[attr] = val
-    _check_api(values.get("api"), ctx, where)
+    _check_api(values.get("api"), ctx, where, json.dumps(mid))
     if "input" in raw:
         inp = raw["input"]
         if not isinstance(inp, list) or not all(x in ("text", "image") for x in inp):
@@ -495,11 +517,13 @@ def _headers(raw: object, ctx: str, where: _Where) -> dict[str, str] | None:
     if raw is None:
         return None
     if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
-        raise where.error(f"{ctx}: 'headers' must map names to strings", '"headers"')
+        raise where.error(f"{ctx}: 'headers' must map names to strings", '"headers"', ctx.split("'")[1])
     return {str(k): v for k, v in raw.items()}
 
 
-def _opt(raw: Mapping[str, object], key: str, typ: type, ctx: str, where: _Where) -> Any:
+def _opt(
+    raw: Mapping[str, object], key: str, typ: type, ctx: str, where: _Where, after: str | None = None
+) -> Any:
     val = raw.get(key)
     if val is None:
         return None
@@ -508,15 +532,16 @@ def _opt(raw: Mapping[str, object], key: str, typ: type, ctx: str, where: _Where
         ok = False
     if not ok:
         kind = {str: "a string", bool: "true or false", int: "a positive integer"}[typ]
-        raise where.error(f"{ctx}: '{key}' must be {kind}", json.dumps(key))
+        raise where.error(f"{ctx}: '{key}' must be {kind}", json.dumps(key), after)
     return val
 
 
-def _check_api(api: str | None, ctx: str, where: _Where) -> None:
+def _check_api(api: str | None, ctx: str, where: _Where, after: str) -> None:
     if api is not None and api not in KNOWN_APIS:
         raise where.error(
             f"{ctx}: unknown api '{api}' (supported: {', '.join(a for a in KNOWN_APIS if a != 'faux')})",
             json.dumps(api),
+            after,
         )
 
 

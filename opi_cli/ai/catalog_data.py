@@ -41,6 +41,7 @@ class ModelRow(NamedTuple):
     cache_write: float
 
 
+# fmt: off
 PROVIDERS: tuple[ProviderRow, ...] = (
     ProviderRow("openai", "openai-responses", "https://api.openai.com/v1",
                 ("OPENAI_API_KEY",), "OPENAI_BASE_URL", "gpt-5.1"),
@@ -72,7 +73,6 @@ PROVIDERS: tuple[ProviderRow, ...] = (
                 ("VLLM_API_KEY",), "VLLM_BASE_URL", None, local=True),
 )
 
-# fmt: off
 #         id                          name                    context    max out  reason images  in     out     cache r  cache w
 OPENAI_MODELS: tuple[ModelRow, ...] = (
     ModelRow("gpt-5.2",               "GPT-5.2",              400_000,   128_000, True,  True,  1.75,  14.0,   0.175,   0.0),

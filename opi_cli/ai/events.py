@@ -22,9 +22,9 @@ __all__ = [
     "ContentStart",
     "ErrorKind",
     "ProviderError",
+    "SnapshotRef",
     "StreamDone",
     "StreamError",
-    "SnapshotRef",
     "StreamStart",
     "assistant_event_to_json",
 ]

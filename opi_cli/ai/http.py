@@ -63,6 +63,7 @@ async def post_sse(
     owns = client is not shared
     response: httpx.Response | None = None
     remove_cb = None
+    pending_close: list[asyncio.Future[None]] = []
     try:
         request = client.build_request("POST", url, headers=headers, content=dumps_bytes(body))
         try:
@@ -80,7 +81,7 @@ async def post_sse(
                 stream = resp.stream
                 aclose = getattr(stream, "aclose", None)
                 if aclose is not None:
-                    asyncio.ensure_future(aclose())
+                    pending_close.append(asyncio.ensure_future(aclose()))
 
             remove_cb = signal.add_callback(_close)
         if response.status_code >= 300:

@@ -7,7 +7,7 @@ from typing import Literal
 
 from opi_cli.ai.types import Cost, Usage
 
-__all__ = ["Api", "KNOWN_APIS", "Model", "ModelCost", "OpenAICompat", "compute_cost"]
+__all__ = ["KNOWN_APIS", "Api", "Model", "ModelCost", "OpenAICompat", "compute_cost"]
 
 Api = Literal["openai-completions", "openai-responses", "anthropic-messages", "faux"]
 KNOWN_APIS: tuple[str, ...] = ("openai-completions", "openai-responses", "anthropic-messages", "faux")

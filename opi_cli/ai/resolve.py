@@ -97,7 +97,13 @@ def resolve_config_value(value: str, env: Mapping[str, str], *, what: str = "val
 def _run_command(cmd: str, env: Mapping[str, str], what: str) -> str:
     try:
         proc = subprocess.run(
-            cmd, shell=True, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S, env=dict(env), check=False
+            cmd,
+            shell=True,
+            capture_output=True,
+            text=True,
+            timeout=COMMAND_TIMEOUT_S,
+            env=dict(env),
+            check=False,
         )
     except subprocess.TimeoutExpired as exc:
         raise ConfigError(f"{what}: command timed out after {COMMAND_TIMEOUT_S:g} s: {cmd}") from exc
@@ -180,15 +186,11 @@ def resolve_api_key(
     return None
 
 
-def _has_key(prov: Provider, query: ModelQuery, env: Mapping[str, str]) -> bool:
+def _has_key(prov: Provider, query: ModelQuery, auth: Mapping[str, object], env: Mapping[str, str]) -> bool:
     """Whether ``prov`` has a key somewhere, without running any ``!command``."""
     if query.cli_key and query.provider and query.provider.lower() == prov.name:
         return True
-    return bool(
-        _auth_entry(prov.name, query.auth_path)
-        or any(env.get(v) for v in prov.key_env)
-        or prov.api_key
-    )
+    return bool(auth.get(prov.name) or any(env.get(v) for v in prov.key_env) or prov.api_key)
 
 
 def _needs_key(model: Model, registry: ModelRegistry) -> bool:
@@ -234,8 +236,7 @@ def _check_api(api: str | None) -> None:
 def _unknown_provider(name: str, registry: ModelRegistry) -> ConfigError:
     known = ", ".join(p.name for p in registry.providers())
     return ConfigError(
-        f"Unknown provider '{name}'. Known providers: {known}. "
-        "Define it in models.json or pass --base-url."
+        f"Unknown provider '{name}'. Known providers: {known}. Define it in models.json or pass --base-url."
     )
 
 
@@ -280,8 +281,11 @@ def resolve_model(
     _check_api(query.api)
     if query.model or query.provider:
         prov_name, pattern = query.provider, query.model
-        same = bool(query.provider and query.default_provider
-                    and query.provider.lower() == query.default_provider.lower())
+        same = bool(
+            query.provider
+            and query.default_provider
+            and query.provider.lower() == query.default_provider.lower()
+        )
         if pattern is None and same:
             pattern = query.default_model  # --provider equal to the settings' one: its model too
     else:
@@ -301,8 +305,9 @@ def resolve_model(
         if default is None:
             raise ConfigError(f"No default model for provider '{prov.name}': pass --model ID.")
         return _with_endpoint(default, query.base_url or _env_base_url(prov, env), query.api, prov), None
+    auth = _read_auth(query.auth_path)
     for cand in registry.providers():
-        if cand.local or not _has_key(cand, query, env):
+        if cand.local or not _has_key(cand, query, auth, env):
             continue
         default = registry.default_for(cand.name)
         if default is not None:
@@ -314,9 +319,11 @@ def _by_pattern(
     registry: ModelRegistry, pattern: str, prov_name: str | None, base_url: str | None, api: str | None
 ) -> tuple[Model, ThinkingLevel | None]:
     known_prov = prov_name is not None and registry.provider(prov_name) is not None
-    found = registry.find(pattern, prov_name if known_prov else None)
-    if found is not None:
-        return found
+    if known_prov or prov_name is None:
+        # A custom endpoint gets the id as typed: only exact matches bring known metadata.
+        found = registry.find(pattern, prov_name, fuzzy=base_url is None)
+        if found is not None:
+            return found
     base, level = split_thinking_suffix(pattern)
     if prov_name is not None:
         return registry.unknown_model(prov_name, base, base_url=base_url, api=api), level

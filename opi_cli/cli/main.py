@@ -15,7 +15,9 @@ from typing import Annotated
 import typer
 
 from opi_cli import __version__
+from opi_cli.ai.types import ImageContent
 from opi_cli.cli.options import SESSION_PARAM, RunOptions, with_common_options
+from opi_cli.cli.settings import Settings
 from opi_cli.errors import OpiError, UsageError
 
 __all__ = ["app", "run_app"]
@@ -71,7 +73,8 @@ def _execute(opts: RunOptions) -> int:
     if interactive:
         from opi_cli.cli.repl import run_repl
 
-        return asyncio.run(run_repl(opts, settings))
+        code: int = asyncio.run(run_repl(opts, settings))
+        return code
     stdin_text = _stdin_text()
     from opi_cli.cli.runtime import prepare_prompts
 
@@ -81,11 +84,11 @@ def _execute(opts: RunOptions) -> int:
     return asyncio.run(_run_headless(opts, settings, prompts))
 
 
-async def _run_headless(opts: RunOptions, settings: object, prompts: list[tuple[str, list[object]]]) -> int:
+async def _run_headless(opts: RunOptions, settings: Settings, prompts: list[tuple[str, list[ImageContent]]]) -> int:
     from opi_cli.cli.print_mode import run_noninteractive
     from opi_cli.cli.runtime import build_runtime
 
-    rt = await build_runtime(opts, settings)  # type: ignore[arg-type]
+    rt = await build_runtime(opts, settings)
     try:
         return await run_noninteractive(rt, prompts, json_mode=opts.json_mode)
     finally:

@@ -16,7 +16,7 @@ from typing import IO
 
 from opi_cli._util.jsonio import dumps_bytes
 from opi_cli.agent.events import AgentEvent, SessionSummary, TurnStart
-from opi_cli.ai.types import AssistantMessage, Usage
+from opi_cli.ai.types import AssistantMessage, ImageContent, Usage
 from opi_cli.cli.runtime import Runtime
 
 __all__ = ["run_noninteractive"]
@@ -37,7 +37,7 @@ class _JsonWriter:
         self.line(ev.to_json())
 
 
-async def run_noninteractive(rt: Runtime, prompts: list[tuple[str, list[object]]], *, json_mode: bool) -> int:
+async def run_noninteractive(rt: Runtime, prompts: list[tuple[str, list[ImageContent]]], *, json_mode: bool) -> int:
     """Send each prompt in turn; returns the process exit code."""
     started = time.monotonic()
     out = sys.stdout.buffer
@@ -74,7 +74,7 @@ async def run_noninteractive(rt: Runtime, prompts: list[tuple[str, list[object]]
         pass
     try:
         for text, images in prompts:
-            await rt.session.prompt(text, images)  # type: ignore[arg-type]
+            await rt.session.prompt(text, images)
             if interrupted or (last is not None and last.stop_reason in ("error", "aborted")):
                 break
     finally:

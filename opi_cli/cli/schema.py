@@ -23,13 +23,16 @@ def _obj(props: dict[str, Any], required: list[str], *, extra: bool = True) -> d
     return {"type": "object", "properties": props, "required": required, "additionalProperties": extra}
 
 
+def ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/$defs/{name}"}
+
+
 def _event(name: str, props: dict[str, Any] | None = None, required: list[str] | None = None) -> dict[str, Any]:
     p = {"type": {"const": name}, **(props or {})}
     return _obj(p, ["type", *(required or [])], extra=False)
 
 
 def _defs() -> dict[str, Any]:
-    ref = lambda n: {"$ref": f"#/$defs/{n}"}  # noqa: E731
     text = _obj({"type": {"const": "text"}, "text": _S, "textSignature": _S}, ["type", "text"], extra=False)
     image = _obj({"type": {"const": "image"}, "data": _S, "mimeType": _S}, ["type", "data", "mimeType"], extra=False)
     thinking = _obj(
@@ -91,7 +94,6 @@ def _defs() -> dict[str, Any]:
 
 def event_stream_schema() -> dict[str, Any]:
     """A JSON Schema (2020-12) that every line of ``opi --json`` satisfies."""
-    ref = lambda n: {"$ref": f"#/$defs/{n}"}  # noqa: E731
     ame = _obj(
         {
             "type": {"enum": [f"{k}_{p}" for k in ("text", "thinking", "toolcall") for p in ("start", "delta", "end")]},

@@ -34,7 +34,7 @@ from opi_cli.session.entries import (
 )
 from opi_cli.session.tree import SessionTree
 
-__all__ = ["SessionContext", "build_context", "iso_to_ms", "needed_positions"]
+__all__ = ["SessionContext", "build_context", "entry_message", "iso_to_ms", "needed_positions"]
 
 _MESSAGE_TYPES = frozenset({"message", "custom_message", "branch_summary"})
 _SETTING_TYPES = frozenset({"model_change", "thinking_level_change"})
@@ -67,12 +67,15 @@ def iso_to_ms(timestamp: str) -> int:
         return 0
 
 
-def _as_message(entry: Entry) -> AgentMessage | None:
+def entry_message(entry: Entry) -> AgentMessage | None:
+    """The message a context-bearing entry contributes (``None`` for the others)."""
     if isinstance(entry, MessageEntry):
         return entry.message
     if isinstance(entry, CustomMessageEntry):
         content = (TextContent(entry.content),) if isinstance(entry.content, str) else entry.content
-        return CustomMessage(entry.custom_type, content, entry.display, iso_to_ms(entry.timestamp), entry.details)
+        return CustomMessage(
+            entry.custom_type, content, entry.display, iso_to_ms(entry.timestamp), entry.details
+        )
     if isinstance(entry, BranchSummaryEntry) and entry.summary:
         return BranchSummaryMessage(entry.summary, entry.from_id, iso_to_ms(entry.timestamp))
     return None
@@ -100,7 +103,7 @@ def build_context(path: Sequence[Entry]) -> SessionContext:
     ids: list[str] = []
 
     def emit(entry: Entry) -> None:
-        message = _as_message(entry)
+        message = entry_message(entry)
         if message is not None:
             messages.append(message)
             ids.append(entry.id)
@@ -143,7 +146,9 @@ def needed_positions(tree: SessionTree, path: Sequence[int]) -> list[int]:
             keep[i] = keep[i] or nodes[i].type in _MESSAGE_TYPES
     else:
         keep = [n.type in _MESSAGE_TYPES for n in nodes]
-    last_assistant = max((i for i, n in enumerate(nodes) if n.type == "message" and n.text == "assistant"), default=-1)
+    last_assistant = max(
+        (i for i, n in enumerate(nodes) if n.type == "message" and n.text == "assistant"), default=-1
+    )
     if last_assistant >= 0:
         keep[last_assistant] = True
     return [p for i, p in enumerate(path) if keep[i] or nodes[i].type in _SETTING_TYPES]

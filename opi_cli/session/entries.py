@@ -269,7 +269,12 @@ def _message_json(e: MessageEntry) -> JsonValue:
 def entry_to_json(e: Entry) -> dict[str, JsonValue]:
     """The stored shape of an entry (camelCase keys, pi's key order, extras last)."""
     if isinstance(e, UnknownEntry):
-        d: dict[str, JsonValue] = {"type": e.type, "id": e.id, "parentId": e.parent_id, "timestamp": e.timestamp}
+        d: dict[str, JsonValue] = {
+            "type": e.type,
+            "id": e.id,
+            "parentId": e.parent_id,
+            "timestamp": e.timestamp,
+        }
         d.update(e.data)
         return d
     d = {"type": e.type, "id": e.id, "parentId": e.parent_id, "timestamp": e.timestamp}
@@ -468,7 +473,9 @@ def _parse_body(kind: str, eid: str, parent: str | None, ts: str, r: _Reader) ->
             custom_type = r.str_("customType")
             content = _custom_content_from_json(r.rest.pop("content", ""))
             display = r.bool_("display", True)
-            return CustomMessageEntry(eid, parent, ts, custom_type, content, display, r.any_("details"), r.rest)
+            return CustomMessageEntry(
+                eid, parent, ts, custom_type, content, display, r.any_("details"), r.rest
+            )
         case "label":
             return LabelEntry(eid, parent, ts, r.str_("targetId"), r.opt_str("label"), r.rest)
         case "session_info":

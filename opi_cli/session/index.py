@@ -106,7 +106,9 @@ def node_from_json(d: JsonValue) -> Node | EntryError:
                 return EntryError(f"leaf entry {eid} has a bad targetId")
             return Node(eid, parent, kind, target)
         case "label":
-            return Node(eid, parent, kind, _str_or_none(d.get("targetId")) or "", _str_or_none(d.get("label")))
+            return Node(
+                eid, parent, kind, _str_or_none(d.get("targetId")) or "", _str_or_none(d.get("label"))
+            )
         case "compaction":
             return Node(eid, parent, kind, _str_or_none(d.get("firstKeptEntryId")) or "")
         case "session_info":
@@ -135,7 +137,11 @@ class IndexBuilder:
             index.note_damage(line_no, f"not JSON: {exc}"[:200])
             return
         if self._legacy is not None:
-            if isinstance(value, dict) and isinstance(value.get("type"), str) and value.get("type") != "session":
+            if (
+                isinstance(value, dict)
+                and isinstance(value.get("type"), str)
+                and value.get("type") != "session"
+            ):
                 self._legacy.append(value)
             else:
                 index.note_damage(line_no, "not an entry")

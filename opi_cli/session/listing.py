@@ -133,5 +133,14 @@ class SummaryBuilder:
         else:
             modified = datetime.fromtimestamp(mtime or 0, UTC)
         return SessionInfo(
-            h.id, self._location, h.cwd, self._name, self._first, self._count, created, modified, size, h.version
+            h.id,
+            self._location,
+            h.cwd,
+            self._name,
+            self._first,
+            self._count,
+            created,
+            modified,
+            size,
+            h.version,
         )

@@ -32,7 +32,11 @@ def _v1_to_v2(records: list[dict[str, JsonValue]]) -> None:
 def _v2_to_v3(records: list[dict[str, JsonValue]]) -> None:
     for rec in records:
         message = rec.get("message")
-        if rec.get("type") == "message" and isinstance(message, dict) and message.get("role") == "hookMessage":
+        if (
+            rec.get("type") == "message"
+            and isinstance(message, dict)
+            and message.get("role") == "hookMessage"
+        ):
             rec["message"] = {**message, "role": "custom"}
 
 

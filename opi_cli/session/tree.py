@@ -73,7 +73,17 @@ def node_of(entry: Entry) -> Node:
 class SessionTree:
     """Index of a session's entries by position, with the current position."""
 
-    __slots__ = ("_children", "_labels", "_last_real", "_nodes", "_parent", "_pos_by_id", "leaf", "name", "reattached")
+    __slots__ = (
+        "_children",
+        "_labels",
+        "_last_real",
+        "_nodes",
+        "_parent",
+        "_pos_by_id",
+        "leaf",
+        "name",
+        "reattached",
+    )
 
     def __init__(self, nodes: Iterable[Node] = ()) -> None:
         self._nodes: list[Node] = []

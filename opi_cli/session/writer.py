@@ -55,7 +55,12 @@ class SessionWriter:
 
     @classmethod
     async def create(
-        cls, store: SessionStore, *, cwd: str, parent_session: str | None = None, session_id: str | None = None
+        cls,
+        store: SessionStore,
+        *,
+        cwd: str,
+        parent_session: str | None = None,
+        session_id: str | None = None,
     ) -> SessionWriter:
         """A new session; its header is stored at once (no lazy creation)."""
         header = SessionHeader(session_id or new_session_id(), now_iso(), cwd, parent_session=parent_session)
@@ -200,7 +205,9 @@ class SessionWriter:
         from_hook: bool | None = None,
     ) -> CompactionEntry:
         entry = await self._append(
-            lambda i, p, t: CompactionEntry(i, p, t, summary, first_kept_entry_id, tokens_before, details, from_hook)
+            lambda i, p, t: CompactionEntry(
+                i, p, t, summary, first_kept_entry_id, tokens_before, details, from_hook
+            )
         )
         assert isinstance(entry, CompactionEntry)
         return entry
@@ -223,9 +230,15 @@ class SessionWriter:
         return entry
 
     async def append_custom_message(
-        self, custom_type: str, content: str | tuple[UserContent, ...], display: bool = True, details: JsonValue = None
+        self,
+        custom_type: str,
+        content: str | tuple[UserContent, ...],
+        display: bool = True,
+        details: JsonValue = None,
     ) -> CustomMessageEntry:
-        entry = await self._append(lambda i, p, t: CustomMessageEntry(i, p, t, custom_type, content, display, details))
+        entry = await self._append(
+            lambda i, p, t: CustomMessageEntry(i, p, t, custom_type, content, display, details)
+        )
         assert isinstance(entry, CustomMessageEntry)
         return entry
 
@@ -284,7 +297,9 @@ async def fork_to_new_file(
     """
     tree = index.tree
     positions = tree.path() if path_only else list(range(len(tree)))
-    header = SessionHeader(new_session_id(), now_iso(), cwd or source.header.cwd, parent_session=source.location)
+    header = SessionHeader(
+        new_session_id(), now_iso(), cwd or source.header.cwd, parent_session=source.location
+    )
     handle = await store.create(header)
     new_index = SessionIndex(header)
     try:
@@ -298,7 +313,9 @@ async def fork_to_new_file(
                     continue
                 if not isinstance(entry, LeafEntry):
                     parent = tree.parent(pos)
-                    entry = dataclasses.replace(entry, parent_id=None if parent is None else tree.node(parent).id)
+                    entry = dataclasses.replace(
+                        entry, parent_id=None if parent is None else tree.node(parent).id
+                    )
                 if path_only and isinstance(entry, LeafEntry):
                     continue
                 new_index.add_entry(entry, await handle.append(entry), keep=False)

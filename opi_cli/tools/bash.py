@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 from typing import Literal
 
 from opi_cli._util.abort import AbortSignal
@@ -35,6 +36,16 @@ def _seconds(value: float) -> str:
     return str(int(value)) if value.is_integer() else str(value)
 
 
+_PARAMETERS: dict[str, JsonValue] = {
+    "type": "object",
+    "properties": {
+        "command": {"type": "string", "description": "Bash command to execute"},
+        "timeout": {"type": "number", "description": "Timeout in seconds (optional, no default timeout)"},
+    },
+    "required": ["command"],
+}
+
+
 class BashTool:
     """Run ``command`` with the shell in ``cwd``: stdin closed, stdout and stderr merged.
 
@@ -50,18 +61,11 @@ class BashTool:
         "Output is truncated to last 2000 lines or 50KB (whichever is hit first). If truncated, "
         "full output is saved to a temp file. Optionally provide a timeout in seconds."
     )
-    parameters: dict[str, JsonValue] = {
-        "type": "object",
-        "properties": {
-            "command": {"type": "string", "description": "Bash command to execute"},
-            "timeout": {"type": "number", "description": "Timeout in seconds (optional, no default timeout)"},
-        },
-        "required": ["command"],
-    }
     execution_mode: ExecutionMode = "parallel"
     prompt_snippet = "Execute bash commands (ls, grep, find, etc.)"
 
     def __init__(self, cwd: str, file_ops: FileOps, shell_ops: ShellOps) -> None:
+        self.parameters: dict[str, JsonValue] = copy.deepcopy(_PARAMETERS)
         self.cwd = cwd
         self.file_ops = file_ops
         self.shell_ops = shell_ops
@@ -83,7 +87,9 @@ class BashTool:
         if timeout is not None and timeout <= 0:
             timeout = None
         if await self.file_ops.kind(self.cwd) != "dir":
-            return error_result(f"Working directory does not exist: {self.cwd}\nCannot execute bash commands.")
+            return error_result(
+                f"Working directory does not exist: {self.cwd}\nCannot execute bash commands."
+            )
         out = OutputCollector(self.file_ops)
         proc = await self.shell_ops.spawn_shell(command, self.cwd)
         remove = signal.add_callback(proc.kill_group)

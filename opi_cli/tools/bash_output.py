@@ -56,7 +56,9 @@ class OutputCollector:
         self.total_bytes += len(chunk)
         nl = chunk.count(b"\n")
         self._newlines += nl
-        self._last_line_bytes = len(chunk) - chunk.rfind(b"\n") - 1 if nl else self._last_line_bytes + len(chunk)
+        self._last_line_bytes = (
+            len(chunk) - chunk.rfind(b"\n") - 1 if nl else self._last_line_bytes + len(chunk)
+        )
         if self._spill is not None:
             await self._spill.write(chunk)
         else:
@@ -81,8 +83,17 @@ class OutputCollector:
         if not self._cut:
             return tr
         return Truncation(
-            tr.content, True, tr.truncated_by or "bytes", total_lines, self.total_bytes,
-            tr.output_lines, tr.output_bytes, tr.last_line_partial, False, tr.max_lines, tr.max_bytes,
+            tr.content,
+            True,
+            tr.truncated_by or "bytes",
+            total_lines,
+            self.total_bytes,
+            tr.output_lines,
+            tr.output_bytes,
+            tr.last_line_partial,
+            False,
+            tr.max_lines,
+            tr.max_bytes,
         )
 
     def preview(self) -> str:

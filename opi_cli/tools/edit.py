@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import itertools
 import json
 from dataclasses import dataclass
 
@@ -91,7 +93,7 @@ def apply_edits(original: str, edits: list[_Edit], path: str) -> str:
             )
         spans.append((found, _lf(edit.new).replace("\n", eol), i))
     spans.sort(key=lambda s: s[0].start)
-    for (a, _, ia), (b, _, ib) in zip(spans, spans[1:], strict=False):
+    for (a, _, ia), (b, _, ib) in itertools.pairwise(spans):
         if b.start < a.end:
             raise ToolError(
                 f"edits[{min(ia, ib)}] and edits[{max(ia, ib)}] overlap in {path}. "
@@ -105,6 +107,22 @@ def apply_edits(original: str, edits: list[_Edit], path: str) -> str:
         pos = match.end
     out.append(original[pos:])
     return "".join(out)
+
+
+_PARAMETERS: dict[str, JsonValue] = {
+    "type": "object",
+    "properties": {
+        "path": {"type": "string", "description": "Path to the file to edit (relative or absolute)"},
+        "oldText": {"type": "string", "description": "Exact text to find and replace (must match exactly)"},
+        "newText": {"type": "string", "description": "New text to replace the old text with"},
+        "edits": {
+            "type": "array",
+            "items": _EDIT_ITEM,
+            "description": "Several replacements in one file, each matched against the original",
+        },
+    },
+    "required": ["path"],
+}
 
 
 class EditTool:
@@ -124,26 +142,13 @@ class EditTool:
         "can be given as edits: [{oldText, newText}, ...]; each is matched against the original "
         "file and they must not overlap."
     )
-    parameters: dict[str, JsonValue] = {
-        "type": "object",
-        "properties": {
-            "path": {"type": "string", "description": "Path to the file to edit (relative or absolute)"},
-            "oldText": {"type": "string", "description": "Exact text to find and replace (must match exactly)"},
-            "newText": {"type": "string", "description": "New text to replace the old text with"},
-            "edits": {
-                "type": "array",
-                "items": _EDIT_ITEM,
-                "description": "Several replacements in one file, each matched against the original",
-            },
-        },
-        "required": ["path"],
-    }
     execution_mode: ExecutionMode = "parallel"
     prompt_snippet = "Make surgical edits to files (find exact text and replace)"
 
     def __init__(
         self, cwd: str, file_ops: FileOps, *, path_locks: PathLocks | None = None, home: str | None = None
     ) -> None:
+        self.parameters: dict[str, JsonValue] = copy.deepcopy(_PARAMETERS)
         self.cwd = cwd
         self.file_ops = file_ops
         self.path_locks = path_locks if path_locks is not None else PathLocks()

@@ -37,7 +37,11 @@ def glob_to_regex(pat: str) -> str:
     while i < n:
         c = pat[i]
         if c == "*":
-            if pat.startswith("**", i) and (i == 0 or pat[i - 1] == "/") and (i + 2 == n or pat[i + 2] == "/"):
+            if (
+                pat.startswith("**", i)
+                and (i == 0 or pat[i - 1] == "/")
+                and (i + 2 == n or pat[i + 2] == "/")
+            ):
                 if i + 2 == n:
                     out.append(".*")
                     i += 2
@@ -110,9 +114,7 @@ def parse_gitignore(text: str, base: str = "", above: str = "") -> list[Rule]:
         if not line or line.startswith("#"):
             continue
         negate = line.startswith("!")
-        if negate:
-            line = line[1:]
-        elif line.startswith(("\\!", "\\#")):
+        if negate or line.startswith(("\\!", "\\#")):
             line = line[1:]
         dir_only = line.endswith("/")
         line = line.rstrip("/")

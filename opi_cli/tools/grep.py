@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -15,7 +16,13 @@ from opi_cli.tools.external import find_binary, run_lines
 from opi_cli.tools.gitignore import parse_gitignore
 from opi_cli.tools.ops import FileOps, ShellOps
 from opi_cli.tools.paths import display_path, resolve_path
-from opi_cli.tools.truncate import DEFAULT_MAX_BYTES, GREP_MAX_LINE_LENGTH, format_size, truncate_head, truncate_line
+from opi_cli.tools.truncate import (
+    DEFAULT_MAX_BYTES,
+    GREP_MAX_LINE_LENGTH,
+    format_size,
+    truncate_head,
+    truncate_line,
+)
 from opi_cli.tools.walk import load_ancestor_rules, walk
 
 __all__ = ["GrepTool"]
@@ -26,6 +33,33 @@ _Hit = tuple[str, int]
 
 def _file_lines(data: bytes) -> list[str]:
     return [line.removesuffix("\r") for line in data.decode("utf-8", "replace").split("\n")]
+
+
+_PARAMETERS: dict[str, JsonValue] = {
+    "type": "object",
+    "properties": {
+        "pattern": {"type": "string", "description": "Search pattern (regex or literal string)"},
+        "path": {"type": "string", "description": "Directory or file to search (default: current directory)"},
+        "glob": {
+            "type": "string",
+            "description": "Filter files by glob pattern, e.g. '*.ts' or '**/*.spec.ts'",
+        },
+        "ignoreCase": {"type": "boolean", "description": "Case-insensitive search (default: false)"},
+        "literal": {
+            "type": "boolean",
+            "description": "Treat pattern as literal string instead of regex (default: false)",
+        },
+        "context": {
+            "type": "number",
+            "description": "Number of lines to show before and after each match (default: 0)",
+        },
+        "limit": {
+            "type": "number",
+            "description": f"Maximum number of matches to return (default: {DEFAULT_LIMIT})",
+        },
+    },
+    "required": ["pattern"],
+}
 
 
 class GrepTool:
@@ -45,19 +79,6 @@ class GrepTool:
         f"numbers. Respects .gitignore. Output is truncated to {DEFAULT_LIMIT} matches or 50KB "
         f"(whichever is hit first). Long lines are truncated to {GREP_MAX_LINE_LENGTH} chars."
     )
-    parameters: dict[str, JsonValue] = {
-        "type": "object",
-        "properties": {
-            "pattern": {"type": "string", "description": "Search pattern (regex or literal string)"},
-            "path": {"type": "string", "description": "Directory or file to search (default: current directory)"},
-            "glob": {"type": "string", "description": "Filter files by glob pattern, e.g. '*.ts' or '**/*.spec.ts'"},
-            "ignoreCase": {"type": "boolean", "description": "Case-insensitive search (default: false)"},
-            "literal": {"type": "boolean", "description": "Treat pattern as literal string instead of regex (default: false)"},
-            "context": {"type": "number", "description": "Number of lines to show before and after each match (default: 0)"},
-            "limit": {"type": "number", "description": f"Maximum number of matches to return (default: {DEFAULT_LIMIT})"},
-        },
-        "required": ["pattern"],
-    }
     execution_mode: ExecutionMode = "parallel"
     prompt_snippet = "Search file contents for patterns (respects .gitignore)"
 
@@ -70,6 +91,7 @@ class GrepTool:
         use_external: bool = True,
         home: str | None = None,
     ) -> None:
+        self.parameters: dict[str, JsonValue] = copy.deepcopy(_PARAMETERS)
         self.cwd = cwd
         self.file_ops = file_ops
         self.shell_ops = shell_ops
@@ -102,7 +124,9 @@ class GrepTool:
         if kind is None:
             return error_result(f"Path not found: {search}")
         try:
-            regex = re.compile(re.escape(pattern) if literal else pattern, re.IGNORECASE if ignore_case else 0)
+            regex = re.compile(
+                re.escape(pattern) if literal else pattern, re.IGNORECASE if ignore_case else 0
+            )
         except re.error as exc:
             return error_result(f"Invalid regex pattern: {exc}")
         rg = find_binary(self.shell_ops, "rg") if self.use_external and self.shell_ops else None
@@ -117,7 +141,13 @@ class GrepTool:
         return await self._format(hits, reached, search, kind == "dir", context, limit)
 
     async def _python(
-        self, regex: re.Pattern[str], search: str, is_dir: bool, glob: str | None, limit: int, signal: AbortSignal
+        self,
+        regex: re.Pattern[str],
+        search: str,
+        is_dir: bool,
+        glob: str | None,
+        limit: int,
+        signal: AbortSignal,
     ) -> tuple[list[_Hit], bool]:
         hits: list[_Hit] = []
         files: list[str] = []
@@ -152,13 +182,32 @@ class GrepTool:
         return hits, False
 
     async def _rg(
-        self, rg: str, pattern: str, search: str, glob: str | None,
-        ignore_case: bool, literal: bool, limit: int, signal: AbortSignal,
+        self,
+        rg: str,
+        pattern: str,
+        search: str,
+        glob: str | None,
+        ignore_case: bool,
+        literal: bool,
+        limit: int,
+        signal: AbortSignal,
     ) -> tuple[list[_Hit], bool]:
         assert self.shell_ops is not None
-        argv = [rg, "--json", "--line-number", "--color=never", "--hidden", "--sort", "path",
-                "--no-require-git", "--no-ignore-global", "--no-ignore-exclude", "--no-ignore-dot",
-                "--glob", "!.git"]
+        argv = [
+            rg,
+            "--json",
+            "--line-number",
+            "--color=never",
+            "--hidden",
+            "--sort",
+            "path",
+            "--no-require-git",
+            "--no-ignore-global",
+            "--no-ignore-exclude",
+            "--no-ignore-dot",
+            "--glob",
+            "!.git",
+        ]
         if ignore_case:
             argv.append("--ignore-case")
         if literal:
@@ -210,13 +259,17 @@ class GrepTool:
         details: dict[str, JsonValue] = {}
         notices: list[str] = []
         if reached:
-            notices.append(f"{limit} matches limit reached. Use limit={limit * 2} for more, or refine pattern")
+            notices.append(
+                f"{limit} matches limit reached. Use limit={limit * 2} for more, or refine pattern"
+            )
             details["matchLimitReached"] = limit
         if tr.truncated:
             notices.append(f"{format_size(DEFAULT_MAX_BYTES)} limit reached")
             details["truncation"] = tr.to_json()
         if long_lines:
-            notices.append(f"Some lines truncated to {GREP_MAX_LINE_LENGTH} chars. Use read tool to see full lines")
+            notices.append(
+                f"Some lines truncated to {GREP_MAX_LINE_LENGTH} chars. Use read tool to see full lines"
+            )
             details["linesTruncated"] = True
         text = tr.content + (f"\n\n[{'. '.join(notices)}]" if notices else "")
         return text_result(text, details or None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 
 from opi_cli._util.abort import AbortSignal
 from opi_cli._util.jsonio import JsonValue
@@ -33,6 +34,17 @@ def sniff_image(data: bytes) -> str | None:
     return None
 
 
+_PARAMETERS: dict[str, JsonValue] = {
+    "type": "object",
+    "properties": {
+        "path": {"type": "string", "description": "Path to the file to read (relative or absolute)"},
+        "offset": {"type": "number", "description": "Line number to start reading from (1-indexed)"},
+        "limit": {"type": "number", "description": "Maximum number of lines to read"},
+    },
+    "required": ["path"],
+}
+
+
 class ReadTool:
     """Read a file: text with 1-based ``offset``/``limit`` and pi's notices, or an image block.
 
@@ -50,21 +62,13 @@ class ReadTool:
         "50KB (whichever is hit first). Use offset/limit for large files. When you need the "
         "full file, continue with offset until complete."
     )
-    parameters: dict[str, JsonValue] = {
-        "type": "object",
-        "properties": {
-            "path": {"type": "string", "description": "Path to the file to read (relative or absolute)"},
-            "offset": {"type": "number", "description": "Line number to start reading from (1-indexed)"},
-            "limit": {"type": "number", "description": "Maximum number of lines to read"},
-        },
-        "required": ["path"],
-    }
     execution_mode: ExecutionMode = "parallel"
     prompt_snippet = "Read file contents"
 
     def __init__(
         self, cwd: str, file_ops: FileOps, *, supports_images: bool = True, home: str | None = None
     ) -> None:
+        self.parameters: dict[str, JsonValue] = copy.deepcopy(_PARAMETERS)
         self.cwd = cwd
         self.file_ops = file_ops
         self.supports_images = supports_images
@@ -111,8 +115,7 @@ class ReadTool:
     def _image(self, path: str, data: bytes, mime: str) -> ToolResult:
         if not self.supports_images:
             return error_result(
-                f"Cannot read image file {path} [{mime}]: the current model does not support "
-                "image input."
+                f"Cannot read image file {path} [{mime}]: the current model does not support image input."
             )
         if len(data) > MAX_IMAGE_BYTES:
             return error_result(

@@ -105,7 +105,9 @@ def truncate_head(
     if len(kept) >= max_lines and size <= max_bytes:
         by = "lines"
     out = "\n".join(kept)
-    return Truncation(out, True, by, total, total_bytes, len(kept), utf8_len(out), False, False, max_lines, max_bytes)
+    return Truncation(
+        out, True, by, total, total_bytes, len(kept), utf8_len(out), False, False, max_lines, max_bytes
+    )
 
 
 def _tail_bytes(line: str, max_bytes: int) -> str:
@@ -148,7 +150,9 @@ def truncate_tail(
         by = "lines"
     kept.reverse()
     out = "\n".join(kept)
-    return Truncation(out, True, by, total, total_bytes, len(kept), utf8_len(out), partial, False, max_lines, max_bytes)
+    return Truncation(
+        out, True, by, total, total_bytes, len(kept), utf8_len(out), partial, False, max_lines, max_bytes
+    )
 
 
 def truncate_line(line: str, max_chars: int = GREP_MAX_LINE_LENGTH) -> tuple[str, bool]:

@@ -76,7 +76,9 @@ async def walk(file_ops: FileOps, root: str, rules: IgnoreRules | None = None) -
         yield entry
 
 
-async def _walk(file_ops: FileOps, folder: str, rel_folder: str, inherited: IgnoreRules) -> AsyncIterator[WalkEntry]:
+async def _walk(
+    file_ops: FileOps, folder: str, rel_folder: str, inherited: IgnoreRules
+) -> AsyncIterator[WalkEntry]:
     try:
         entries = await file_ops.list_dir(folder)
     except OSError:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from opi_cli._util.abort import AbortSignal
 from opi_cli._util.jsonio import JsonValue
 from opi_cli.agent.tool import ExecutionMode, ToolResult, UpdateCallback, error_result, text_result
@@ -12,6 +14,16 @@ from opi_cli.tools.ops import FileOps
 from opi_cli.tools.paths import resolve_path
 
 __all__ = ["WriteTool"]
+
+
+_PARAMETERS: dict[str, JsonValue] = {
+    "type": "object",
+    "properties": {
+        "path": {"type": "string", "description": "Path to the file to write (relative or absolute)"},
+        "content": {"type": "string", "description": "Content to write to the file"},
+    },
+    "required": ["path", "content"],
+}
 
 
 class WriteTool:
@@ -29,20 +41,13 @@ class WriteTool:
         "Write content to a file. Creates the file if it doesn't exist, overwrites if it does. "
         "Automatically creates parent directories."
     )
-    parameters: dict[str, JsonValue] = {
-        "type": "object",
-        "properties": {
-            "path": {"type": "string", "description": "Path to the file to write (relative or absolute)"},
-            "content": {"type": "string", "description": "Content to write to the file"},
-        },
-        "required": ["path", "content"],
-    }
     execution_mode: ExecutionMode = "parallel"
     prompt_snippet = "Create or overwrite files"
 
     def __init__(
         self, cwd: str, file_ops: FileOps, *, path_locks: PathLocks | None = None, home: str | None = None
     ) -> None:
+        self.parameters: dict[str, JsonValue] = copy.deepcopy(_PARAMETERS)
         self.cwd = cwd
         self.file_ops = file_ops
         self.path_locks = path_locks if path_locks is not None else PathLocks()

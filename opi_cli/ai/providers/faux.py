@@ -96,8 +96,8 @@ class FauxProvider:
             blocks.append(("thinking", resp.thinking, None))
         if resp.text:
             blocks.append(("text", resp.text, None))
-        for i, call in enumerate(resp.tool_calls):
-            blocks.append(("toolcall", dumps(call.arguments), call))
+        for tc in resp.tool_calls:
+            blocks.append(("toolcall", dumps(tc.arguments), tc))
         for key, (kind, body, call) in enumerate(blocks):
             if call is not None:
                 yield b.open(key, "toolcall", tool_id=call.id or f"faux_call_{self._next}_{key}", tool_name=call.name)

@@ -67,7 +67,9 @@ class MemoryHandle:
 
     async def read(self, locators: Sequence[int]) -> list[Entry | EntryError]:
         lines = self._stored.lines
-        return [parse_entry_line(lines[i]) if 0 <= i < len(lines) else EntryError("not stored") for i in locators]
+        return [
+            parse_entry_line(lines[i]) if 0 <= i < len(lines) else EntryError("not stored") for i in locators
+        ]
 
     async def entries(self) -> AsyncIterator[Entry]:
         index = await self.scan()
@@ -102,7 +104,9 @@ class MemoryStore:
 
     def _lock(self, stored: _Stored) -> None:
         if stored.locked:
-            raise SessionError(f"session is in use by another opi process (pid {os.getpid()}): memory:{stored.header.id}")
+            raise SessionError(
+                f"session is in use by another opi process (pid {os.getpid()}): memory:{stored.header.id}"
+            )
         stored.locked = True
 
     async def create(self, header: SessionHeader) -> MemoryHandle:
@@ -127,8 +131,12 @@ class MemoryStore:
         ref = ref.removeprefix("memory:")
         if ref in self._sessions:
             return self._sessions[ref]
-        for scope in ([cwd, None] if cwd is not None else [None]):
-            found = [s for s in self._sessions.values() if s.header.id.startswith(ref) and scope in (None, s.header.cwd)]
+        for scope in [cwd, None] if cwd is not None else [None]:
+            found = [
+                s
+                for s in self._sessions.values()
+                if s.header.id.startswith(ref) and scope in (None, s.header.cwd)
+            ]
             if found:
                 return max(found, key=lambda s: s.header.timestamp)
         raise SessionError(f"no session found matching {ref!r}")
