@@ -85,7 +85,7 @@ async def test_line_truncation_spills_full_output_defect_11(tools: dict[str, Too
 
 
 async def test_byte_truncation_spills_full_output(tools: dict[str, Tool], spill_dir: Path) -> None:
-    command = "head -c 200000 /dev/zero | tr '\\0' 'a' | fold -w 100"
+    command = "head -c 200000 /dev/zero | tr '\\0' 'a' | fold -w 100; echo"
     result = await run(tools["bash"], {"command": command})
     [spilled] = list(spill_dir.iterdir())
     assert len(spilled.read_bytes()) == 202000

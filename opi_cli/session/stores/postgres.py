@@ -104,6 +104,13 @@ async def migrate(conn: AsyncConnection[Any]) -> int:
     return len(MIGRATIONS)
 
 
+def _text_column(text: str | None) -> str | None:
+    """A value a ``text`` column accepts (no NUL, no lone surrogates); ``raw`` keeps the exact text."""
+    if text is None:
+        return None
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+
+
 def _lock_key(session_id: str) -> str:
     return f"opi-session:{session_id}"
 
@@ -180,7 +187,7 @@ class PostgresHandle:
         name_sql = ", name = %s" if isinstance(entry, SessionInfoEntry) else ""
         params: tuple[object, ...] = (datetime.now(UTC), self._header.id)
         if isinstance(entry, SessionInfoEntry):
-            params = (datetime.now(UTC), entry.name, self._header.id)
+            params = (datetime.now(UTC), _text_column(entry.name), self._header.id)
         try:
             async with self._conn.transaction():
                 await self._conn.execute(
@@ -249,7 +256,7 @@ class PostgresStore:
         try:
             await conn.execute(
                 "INSERT INTO sessions (id, cwd, header, created, updated) VALUES (%s, %s, %s, %s, %s)",
-                (header.id, header.cwd, header_to_line(header).decode().rstrip("\n"), created, created),
+                (header.id, _text_column(header.cwd), header_to_line(header).decode().rstrip("\n"), created, created),
             )
         except Exception as exc:
             await conn.close()

@@ -1,0 +1,119 @@
+"""Locate the ``opi`` executable the way a user runs it, and time whole processes.
+
+The installed console script sits next to this interpreter (``sys.executable``); pyenv's
+``opi``/``python3`` on PATH are bash shims that add tens of milliseconds, so they are only a
+last resort. If the installed script cannot even print its version (a stale editable
+install, for instance), the benches fall back to ``PYTHONPATH=<repo>`` as the test suite
+does, and say so.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["ROOT", "OpiCommand", "clean_env", "find_opi", "time_runs"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True, slots=True)
+class OpiCommand:
+    """How to start opi: ``argv`` prefix, extra environment, and what was chosen and why."""
+
+    argv: tuple[str, ...]
+    env: Mapping[str, str]
+    description: str
+    warning: str = ""
+
+
+def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The current environment minus Python variables that would change what is measured."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "OPI_"))}
+    env.update(extra or {})
+    return env
+
+
+def _is_python_script(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            first = fh.readline()
+    except OSError:
+        return False
+    return first.startswith(b"#!") and b"python" in first
+
+
+def _candidates() -> list[tuple[tuple[str, ...], str]]:
+    out: list[tuple[tuple[str, ...], str]] = []
+    beside = Path(sys.executable).parent / "opi"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        out.append(((str(beside),), f"console script {beside}"))
+    found = shutil.which("opi")
+    if found and Path(found) != beside and _is_python_script(Path(found)):
+        out.append(((found,), f"console script {found}"))
+    out.append(((sys.executable, "-m", "opi_cli"), f"{sys.executable} -m opi_cli"))
+    return out
+
+
+def _prints_version(argv: Sequence[str], env: Mapping[str, str]) -> bool:
+    try:
+        proc = subprocess.run(
+            [*argv, "--version"], env=dict(env), cwd="/", capture_output=True, text=True, timeout=60
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return proc.returncode == 0 and proc.stdout.startswith("opi ")
+
+
+def find_opi() -> OpiCommand:
+    """The fastest honest way to run this checkout's opi (see the module docstring)."""
+    plain = clean_env()
+    with_path = clean_env({"PYTHONPATH": str(ROOT)})
+    candidates = _candidates()
+    for argv, desc in candidates:
+        if _prints_version(argv, plain):
+            return OpiCommand(argv, plain, desc)
+    for argv, desc in candidates:
+        if _prints_version(argv, with_path):
+            warning = (
+                f"`{' '.join(argv)} --version` fails without PYTHONPATH (stale editable install? "
+                "re-run `pip install -e .[dev]`); measuring with PYTHONPATH=<repo>"
+            )
+            return OpiCommand(argv, with_path, desc + " (PYTHONPATH=repo)", warning)
+    raise RuntimeError("cannot run opi: neither the console script nor `python -m opi_cli` works")
+
+
+def time_runs(
+    argv: Sequence[str],
+    n: int,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    timeout_s: float = 120.0,
+    warmup: int = 1,
+) -> list[float]:
+    """Wall time of ``n`` runs of ``argv`` (output discarded) after ``warmup`` untimed runs.
+
+    Raises:
+        RuntimeError: a run exited non-zero (its stderr tail is in the message).
+    """
+    samples: list[float] = []
+    for i in range(warmup + n):
+        t0 = time.perf_counter()
+        proc = subprocess.run(
+            list(argv), env=None if env is None else dict(env), cwd=cwd,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=timeout_s,
+        )
+        elapsed = time.perf_counter() - t0
+        if proc.returncode != 0:
+            tail = proc.stderr.decode(errors="replace")[-500:]
+            raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}: {tail}")
+        if i >= warmup:
+            samples.append(elapsed)
+    return samples
