@@ -89,11 +89,7 @@ async def _run_headless(opts: RunOptions, settings: Settings, prompts: list[tupl
     from opi_cli.cli.runtime import build_runtime
 
     rt = await build_runtime(opts, settings)
-    try:
-        return await run_noninteractive(rt, prompts, json_mode=opts.json_mode)
-    finally:
-        for closer in rt.closers:
-            await closer.aclose()
+    return await run_noninteractive(rt, prompts, json_mode=opts.json_mode)
 
 
 def _exit(code: int) -> None:

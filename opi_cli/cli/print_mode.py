@@ -82,7 +82,7 @@ async def run_noninteractive(rt: Runtime, prompts: list[tuple[str, list[ImageCon
             loop.remove_signal_handler(signal.SIGINT)
         except (NotImplementedError, RuntimeError):
             pass
-        await rt.session.close()
+        await rt.aclose()
     code = 130 if interrupted else (1 if last is None or last.stop_reason in ("error", "aborted") else 0)
     error = last.error_message if last is not None and code else None
     if last is None and code:

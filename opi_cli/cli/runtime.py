@@ -8,11 +8,10 @@ that says what to set.
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from opi_cli._util.ids import new_session_id, now_iso
 from opi_cli.agent.agent import Agent, AgentOptions
 from opi_cli.agent.loop import RetrySettings
 from opi_cli.agent.tool import Tool
@@ -33,8 +32,11 @@ from opi_cli.ai.types import THINKING_LEVELS, ImageContent, ThinkingLevel
 from opi_cli.cli.options import RunOptions
 from opi_cli.cli.settings import Settings
 from opi_cli.cli.system_prompt import SystemPromptInputs, build_system_prompt, text_or_file
-from opi_cli.errors import UsageError
-from opi_cli.session.agent_session import AgentSession, MemoryRecorder
+from opi_cli.errors import OpiError, UsageError
+from opi_cli.session.agent_session import AgentSession
+from opi_cli.session.store import SessionStore
+from opi_cli.session.stores import JsonlStore, MemoryStore
+from opi_cli.session.writer import SessionWriter
 from opi_cli.tools import ALL_TOOLS, DEFAULT_TOOLS, create_builtin_tools
 
 __all__ = ["Runtime", "build_runtime", "prepare_prompts"]
@@ -55,6 +57,17 @@ class Runtime:
     session: AgentSession
     tools: dict[str, Tool] = field(default_factory=dict)
     closers: list[Any] = field(default_factory=list)
+    store: SessionStore | None = None
+
+    async def aclose(self) -> None:
+        """Close the session (sync + unlock), the store and the HTTP client."""
+        try:
+            await self.session.close()
+        finally:
+            if self.store is not None:
+                await self.store.close()
+            for closer in self.closers:
+                await closer.aclose()
 
 
 def _retry(settings: Settings) -> RetrySettings:
@@ -131,12 +144,80 @@ def _thinking(opts: RunOptions, settings: Settings, suffix: ThinkingLevel | None
     return clamp_thinking(model, level)
 
 
+async def open_store(opts: RunOptions, settings: Settings) -> SessionStore:
+    """The session store chosen by ``--no-session`` / ``--store`` / ``--session-dir``."""
+    if opts.no_session:
+        return MemoryStore()
+    if opts.store:
+        if not opts.store.startswith(("postgresql://", "postgres://")):
+            raise UsageError(f"Unsupported --store {opts.store!r}: use postgresql://... (JSONL files are the default).")
+        from opi_cli.session.stores.postgres import PostgresStore
+
+        return await PostgresStore.connect(opts.store)
+    session_dir = Path(opts.session_dir).expanduser() if opts.session_dir else None
+    return JsonlStore(settings.sessions_dir, session_dir=session_dir)
+
+
+async def open_writer(opts: RunOptions, store: SessionStore, cwd: str) -> tuple[SessionWriter, bool]:
+    """(writer, is_new): resume ``opts.session``, continue the newest, or start a new session."""
+    if opts.session:
+        return await SessionWriter.open(store, opts.session, cwd=cwd), False
+    if opts.continue_session:
+        infos = await store.list_sessions(cwd)
+        if infos:
+            newest = max(infos, key=lambda i: i.modified)
+            return await SessionWriter.open(store, newest.location, cwd=cwd), False
+    return await SessionWriter.create(store, cwd=cwd), True
+
+
 async def build_runtime(opts: RunOptions, settings: Settings) -> Runtime:
     """Everything a run needs, or a ConfigError/UsageError saying what is wrong."""
     registry = ModelRegistry.load(settings.models_json)
-    model, suffix = await _choose_model(opts, settings, registry)
+    store = await open_store(opts, settings)
+    try:
+        return await _build(opts, settings, registry, store)
+    except BaseException:
+        await store.close()
+        raise
+
+
+def _saved_model(opts: RunOptions, registry: ModelRegistry, saved: tuple[str, str] | None) -> Model | None:
+    """On resume without --model/--provider: the session's model (at --base-url if given)."""
+    if saved is None or opts.model or opts.provider:
+        return None
+    provider, model_id = saved
+    found = registry.get(provider, model_id)
+    if found is None:
+        try:
+            found = registry.unknown_model(provider, model_id, base_url=opts.base_url)
+        except OpiError:
+            return None
+    if opts.base_url:
+        found = replace(found, base_url=opts.base_url.rstrip("/"))
+    return found
+
+
+async def _build(opts: RunOptions, settings: Settings, registry: ModelRegistry, store: SessionStore) -> Runtime:
+    writer, is_new = await open_writer(opts, store, str(settings.cwd))
+    try:
+        ctx = None if is_new else await writer.context()
+        model = _saved_model(opts, registry, ctx.model if ctx else None)
+        suffix: ThinkingLevel | None = None
+        if model is None:
+            model, suffix = await _choose_model(opts, settings, registry)
+        return await _assemble(opts, settings, registry, store, writer, is_new, ctx, model, suffix)
+    except BaseException:
+        await writer.close()
+        raise
+
+
+async def _assemble(
+    opts: RunOptions, settings: Settings, registry: ModelRegistry, store: SessionStore, writer: SessionWriter,
+    is_new: bool, ctx: Any, model: Model, suffix: ThinkingLevel | None,
+) -> Runtime:
     api_key = require_api_key(model, registry, cli_key=opts.api_key, auth_path=settings.auth_json, env=settings.env)
-    thinking = _thinking(opts, settings, suffix, model)
+    saved_level = parse_thinking_level(ctx.thinking_level) if ctx is not None and ctx.thinking_level else None
+    thinking = _thinking(opts, settings, suffix or saved_level, model)
     cwd = settings.cwd
     tools = select_tools(opts, cwd, model)
     appended = [t for t in (text_or_file(a, cwd) for a in opts.append_system_prompt) if t]
@@ -163,12 +244,12 @@ async def build_runtime(opts: RunOptions, settings: Settings) -> Runtime:
             max_turns=opts.max_turns,
             steering_mode=settings.get("steeringMode", "one-at-a-time"),
             follow_up_mode=settings.get("followUpMode", "one-at-a-time"),
-            stream_options=StreamOptions(api_key=api_key, client=client),
+            stream_options=StreamOptions(api_key=api_key, client=client, session_id=writer.session_id),
+            messages=list(ctx.messages) if ctx is not None else [],
         )
     )
-    recorder = MemoryRecorder(new_session_id(), str(cwd), now_iso())
-    session = AgentSession(agent, recorder)
-    return Runtime(settings, registry, model, session, tools, [client])
+    session = await AgentSession.start(agent, writer, record_settings=is_new)
+    return Runtime(settings, registry, model, session, tools, [client], store)
 
 
 def _sniff_image(data: bytes) -> str | None:

@@ -1,17 +1,19 @@
-"""AgentSession: the Agent bound to a session recorder, with the session-level events.
+"""AgentSession: the Agent bound to a session store, with the session-level events.
 
-Events become entries as they happen: every ``message_end`` is appended at once (so the
-user's prompt is on disk before the first request), the file is synced at every
-``turn_end`` and on close, model and thinking-level changes are recorded. A recorder
-failure never stops the run: it becomes a ``persistence_error`` event (once per cause)
-and the conversation goes on in memory.
+Events become entries as they happen, in order, through one writer task: every
+``message_end`` is queued at once and the queue is drained right before each model
+request, so the user's prompt is stored before the first request (promise 1); the store
+is synced at every ``turn_end`` and on close (promise 2). A store failure never stops the
+run: it becomes one ``persistence_error`` event per cause and the conversation goes on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Protocol
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 
+from opi_cli._util.abort import AbortSignal
 from opi_cli._util.jsonio import JsonValue
 from opi_cli.agent.agent import Agent
 from opi_cli.agent.events import (
@@ -26,57 +28,66 @@ from opi_cli.agent.events import (
 from opi_cli.agent.messages import AgentMessage
 from opi_cli.ai.model import Model
 from opi_cli.ai.types import ImageContent, ThinkingLevel
+from opi_cli.session.entries import header_to_json
+from opi_cli.session.writer import SessionWriter
 
-__all__ = ["AgentSession", "MemoryRecorder", "Recorder"]
+__all__ = ["AgentSession"]
 
 Listener = Callable[[AgentEvent], None]
-
-
-class Recorder(Protocol):
-    """Where a session's entries go (a JSONL file, PostgreSQL, or nowhere)."""
-
-    @property
-    def session_id(self) -> str: ...
-
-    @property
-    def path(self) -> str | None: ...
-
-    def header_json(self) -> dict[str, JsonValue]: ...
-
-    def append_message(self, message: AgentMessage) -> None: ...
-
-    def append_model_change(self, provider: str, model_id: str) -> None: ...
-
-    def append_thinking_level(self, level: str) -> None: ...
-
-    def append_session_info(self, name: str) -> None: ...
-
-    def sync(self) -> None: ...
-
-    def close(self) -> None: ...
+_Op = Callable[[], Awaitable[object]]
 
 
 class AgentSession:
-    """One conversation: an :class:`Agent`, its recorder, and the session's subscribers."""
+    """One conversation: an :class:`Agent`, the session it is stored in, and subscribers.
 
-    def __init__(self, agent: Agent, recorder: Recorder) -> None:
+    Create with :meth:`start` (inside the event loop); always ``await close()``.
+    """
+
+    def __init__(self, agent: Agent, writer: SessionWriter) -> None:
         self.agent = agent
-        self.recorder = recorder
+        self.writer = writer
         self._listeners: list[Listener] = []
         self._failed: set[str] = set()
+        self._queue: asyncio.Queue[_Op] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
         self._unsub = agent.subscribe(self._on_event)
+        user_transform = agent.options.hooks.transform_context
+
+        async def before_request(messages: list[AgentMessage], signal: AbortSignal) -> list[AgentMessage]:
+            await self.flush()
+            return await user_transform(messages, signal) if user_transform else messages
+
+        agent.options.hooks = replace(agent.options.hooks, transform_context=before_request)
+
+    @classmethod
+    async def start(cls, agent: Agent, writer: SessionWriter, *, record_settings: bool) -> AgentSession:
+        """Bind and start the writer task; a new session records model and thinking level first."""
+        session = cls(agent, writer)
+        session._task = asyncio.create_task(session._drain(), name="opi-session-writer")
+        if record_settings:
+            m = agent.model
+            session._enqueue(lambda: writer.append_model_change(m.provider, m.id))
+            level = agent.thinking_level
+            session._enqueue(lambda: writer.append_thinking_level_change(level))
+            await session.flush()
+        return session
 
     # -- identity
     @property
     def session_id(self) -> str:
-        return self.recorder.session_id
+        return self.writer.session_id
 
     @property
     def session_file(self) -> str | None:
-        return self.recorder.path
+        path = self.writer.handle.path
+        return None if path is None else str(path)
+
+    @property
+    def name(self) -> str | None:
+        return self.writer.name
 
     def header_json(self) -> dict[str, JsonValue]:
-        return self.recorder.header_json()
+        return header_to_json(self.writer.header)
 
     # -- events
     def subscribe(self, listener: Listener) -> Callable[[], None]:
@@ -87,33 +98,55 @@ class AgentSession:
         for fn in list(self._listeners):
             fn(ev)
 
-    def _persist(self, action: Callable[[], None]) -> None:
-        try:
-            action()
-        except Exception as exc:  # a store failure must not end the run
-            key = f"{type(exc).__name__}:{exc}"
-            if key not in self._failed:
-                self._failed.add(key)
-                self._emit(
-                    PersistenceErrorEvent(
-                        f"Session history is not being saved: {exc}", self.recorder.path
-                    )
-                )
-
     def _on_event(self, ev: AgentEvent) -> None:
+        w = self.writer
         if isinstance(ev, MessageEnd):
-            self._persist(lambda: self.recorder.append_message(ev.message))
+            msg = ev.message
+            self._enqueue(lambda: w.append_message(msg))
         elif isinstance(ev, ModelChanged):
-            self._persist(lambda: self.recorder.append_model_change(ev.provider, ev.model_id))
+            self._enqueue(lambda: w.append_model_change(ev.provider, ev.model_id))
         elif isinstance(ev, ThinkingLevelChanged):
-            self._persist(lambda: self.recorder.append_thinking_level(ev.level))
+            self._enqueue(lambda: w.append_thinking_level_change(ev.level))
         self._emit(ev)
         if isinstance(ev, TurnEnd):
-            self._persist(self.recorder.sync)
+            self._enqueue(w.sync)
+
+    # -- persistence queue
+    def _enqueue(self, op: _Op) -> None:
+        self._queue.put_nowait(op)
+
+    async def _drain(self) -> None:
+        while True:
+            op = await self._queue.get()
+            try:
+                await op()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a store failure must not end the run
+                self._report(exc)
+            finally:
+                self._queue.task_done()
+
+    def _report(self, exc: Exception) -> None:
+        key = f"{type(exc).__name__}:{exc}"
+        if key in self._failed:
+            return
+        self._failed.add(key)
+        self._emit(PersistenceErrorEvent(f"Session history is not being saved: {exc}", self.session_file))
+
+    async def flush(self) -> None:
+        """Wait until every queued entry has been handed to the store."""
+        if self._task is not None and not self._task.done():
+            await self._queue.join()
 
     # -- actions
     async def prompt(self, text: str, images: Sequence[ImageContent] = ()) -> list[AgentMessage]:
         return await self.agent.prompt(text, images)
+
+    def add_message(self, message: AgentMessage) -> None:
+        """Append a message outside a run (``!cmd`` output) to the context and the session."""
+        self.agent.messages.append(message)
+        self._enqueue(lambda: self.writer.append_message(message))
 
     def steer(self, text: str) -> None:
         self.agent.steer(text)
@@ -131,53 +164,22 @@ class AgentSession:
         self.agent.set_thinking_level(level)
 
     def set_name(self, name: str) -> None:
-        self._persist(lambda: self.recorder.append_session_info(name))
+        self._enqueue(lambda: self.writer.append_session_info(name))
         self._emit(SessionInfoChanged(name))
 
     async def close(self) -> None:
+        """Wait for the run, store everything, sync and release the session."""
         await self.agent.wait_for_idle()
-        self._persist(self.recorder.sync)
-        self._persist(self.recorder.close)
-
-
-class MemoryRecorder:
-    """Keeps nothing on disk (``--no-session``); the header still has a real id."""
-
-    def __init__(self, session_id: str, cwd: str, timestamp: str) -> None:
-        self._header: dict[str, JsonValue] = {
-            "type": "session",
-            "version": 3,
-            "id": session_id,
-            "timestamp": timestamp,
-            "cwd": cwd,
-        }
-        self.messages: list[AgentMessage] = []
-
-    @property
-    def session_id(self) -> str:
-        return str(self._header["id"])
-
-    @property
-    def path(self) -> str | None:
-        return None
-
-    def header_json(self) -> dict[str, JsonValue]:
-        return dict(self._header)
-
-    def append_message(self, message: AgentMessage) -> None:
-        self.messages.append(message)
-
-    def append_model_change(self, provider: str, model_id: str) -> None:
-        pass
-
-    def append_thinking_level(self, level: str) -> None:
-        pass
-
-    def append_session_info(self, name: str) -> None:
-        pass
-
-    def sync(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
+        self._enqueue(self.writer.sync)
+        await self.flush()
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        try:
+            await self.writer.close()
+        except Exception as exc:
+            self._report(exc)
+        self._unsub()

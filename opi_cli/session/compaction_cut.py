@@ -31,7 +31,6 @@ from opi_cli.agent.messages import (
 )
 from opi_cli.ai.types import (
     AssistantMessage,
-    ImageContent,
     TextContent,
     ThinkingContent,
     ToolCall,
@@ -205,7 +204,9 @@ def entry_message(entry: Entry) -> AgentMessage | None:
         return entry.message
     if isinstance(entry, CustomMessageEntry):
         content = (TextContent(entry.content),) if isinstance(entry.content, str) else entry.content
-        return CustomMessage(entry.custom_type, content, entry.display, iso_to_ms(entry.timestamp), entry.details)
+        return CustomMessage(
+            entry.custom_type, content, entry.display, iso_to_ms(entry.timestamp), entry.details
+        )
     if isinstance(entry, BranchSummaryEntry) and entry.summary:
         return BranchSummaryMessage(entry.summary, entry.from_id, iso_to_ms(entry.timestamp))
     return None
@@ -256,7 +257,11 @@ def _region(entries: Sequence[Entry]) -> tuple[int | None, int]:
 
 
 def find_cut_point(
-    entries: Sequence[Entry], settings: CompactionSettings, *, start: int | None = None, end: int | None = None
+    entries: Sequence[Entry],
+    settings: CompactionSettings,
+    *,
+    start: int | None = None,
+    end: int | None = None,
 ) -> CutPoint:
     """Choose the first entry to keep so that about ``keep_recent_tokens`` stay verbatim.
 

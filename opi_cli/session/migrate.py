@@ -15,12 +15,20 @@ __all__ = ["migrate_records"]
 
 
 def _v1_to_v2(records: list[dict[str, JsonValue]]) -> None:
+    taken = {r["id"] for r in records if isinstance(r.get("id"), str) and r["id"]}
     ids: list[str | None] = [None]  # index 0 is the header
     prev: str | None = None
-    for n, rec in enumerate(records, start=1):
-        eid = f"{n:08x}"
-        rec["id"] = eid
-        rec["parentId"] = prev
+    n = 0
+    for rec in records:
+        eid = rec.get("id")
+        if not isinstance(eid, str) or not eid:
+            # A true v1 record; a record that already has an id (a mislabelled newer file) keeps it.
+            n += 1
+            while f"{n:08x}" in taken:
+                n += 1
+            eid = f"{n:08x}"
+            rec["id"] = eid
+            rec["parentId"] = prev
         prev = eid
         ids.append(eid)
         if rec.get("type") == "compaction":

@@ -19,6 +19,7 @@ from opi_cli.ai.types import UserContent
 from opi_cli.errors import SessionError
 from opi_cli.session.context import SessionContext, build_context, needed_positions
 from opi_cli.session.entries import (
+    CURRENT_VERSION,
     BranchSummaryEntry,
     CompactionEntry,
     CustomEntry,
@@ -161,7 +162,7 @@ class SessionWriter:
 
     async def _append(self, make: _Make) -> Entry:
         async with self._lock:
-            if self._index.migrated or not self._handle.writable:
+            if not self._handle.writable:
                 await self._fork_for_append()
             tree = self._index.tree
             eid = new_entry_id()
@@ -174,7 +175,8 @@ class SessionWriter:
             return entry
 
     async def _fork_for_append(self) -> None:
-        if not self._index.migrated:
+        """Appends to a file of another format version go to a new v3 file (the original is kept as is)."""
+        if self._handle.header.version == CURRENT_VERSION:
             raise SessionError(f"session {self.location} was opened read-only")
         old = self._handle
         handle, index = await fork_to_new_file(self._store, old, self._index)

@@ -50,7 +50,7 @@ def test_leaf_entry_moves_position_and_next_entry_hangs_under_target() -> None:
     t.add(Node("d", "b", "message"))
     assert ids(t, t.path()) == ["a", "b", "d"]
     # a child that names the leaf entry itself hangs under the leaf's target
-    t.add(LeafEntry("l2", "a", T, "a").__class__("l2", "a", T, "a") and node_of(LeafEntry("l2", "a", T, "a")))
+    t.add(node_of(LeafEntry("l2", "a", T, "a")))
     t.add(Node("e", "l2", "message"))
     assert ids(t, t.path()) == ["a", "e"]
     assert "l1" not in ids(t, t.children(t.position("b")))
