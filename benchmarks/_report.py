@@ -20,7 +20,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-__all__ = ["RESULTS_ENV", "Figure", "Report", "Stats", "fmt_value", "quick", "repeat_for", "stats"]
+__all__ = [
+    "QUICK_ENV", "RESULTS_ENV", "Figure", "Report", "Stats", "fmt_value", "load_average", "quick", "render_rows", "repeat_for",
+    "stats", "table",
+]
 
 RESULTS_ENV = "OPI_BENCH_RESULTS"
 QUICK_ENV = "OPI_BENCH_QUICK"
@@ -29,6 +32,15 @@ QUICK_ENV = "OPI_BENCH_QUICK"
 def quick() -> bool:
     """True when run_all asked for a short run (fewer repetitions)."""
     return os.environ.get(QUICK_ENV, "") not in ("", "0")
+
+
+def load_average() -> str:
+    """The 1/5/15-minute load averages and CPU count: how quiet the machine was."""
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        return "unknown"
+    return f"{one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +75,8 @@ def repeat_for(fn: Callable[[], object], *, min_time_s: float = 0.3, min_runs: i
 class Figure:
     """One measured figure and, if there is one, its budget (an upper bound, same unit).
 
-    ``lower_is_better`` is always true for the budgets of ARCHITECTURE.md; a figure with no
-    budget is reported for reference only.
+    Every budget of ARCHITECTURE.md is an upper bound; a figure without a budget is
+    reported for reference only.
     """
 
     name: str
@@ -102,11 +114,11 @@ def fmt_value(value: float, unit: str) -> str:
     return f"{text} {unit}".rstrip()
 
 
-def table(rows: Sequence[Figure], *, bench: str | None = None) -> str:
-    """Plain-text table: figure, value, budget, ratio, verdict (and bench if given)."""
-    head = (["bench"] if bench is not None else []) + ["figure", "value", "budget", "ratio", "verdict"]
+def table(rows: Sequence[Figure], *, benches: Sequence[str] | None = None) -> str:
+    """Plain-text table: figure, value, budget, ratio, verdict; with a bench column if given."""
+    head = (["bench"] if benches is not None else []) + ["figure", "value", "budget", "ratio", "verdict"]
     body: list[list[str]] = []
-    for f in rows:
+    for i, f in enumerate(rows):
         ratio = f.ratio
         cells = [
             f.name,
@@ -115,7 +127,7 @@ def table(rows: Sequence[Figure], *, bench: str | None = None) -> str:
             "-" if ratio is None else f"{ratio:.2f}",
             f.verdict,
         ]
-        body.append(([bench] if bench is not None else []) + cells)
+        body.append(([benches[i]] if benches is not None else []) + cells)
     return render_rows(head, body)
 
 
@@ -138,6 +150,7 @@ class Report:
 
     def __post_init__(self) -> None:
         print(f"== {self.title} ==", flush=True)
+        print(f"load average: {load_average()}", flush=True)
 
     def section(self, title: str) -> None:
         print(f"\n-- {title}", flush=True)

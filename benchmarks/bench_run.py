@@ -33,16 +33,18 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _procs import ROOT, clean_env, find_opi  # noqa: E402
-from _report import Figure, Report, quick, stats  # noqa: E402
+from _importtime import parse_importtime, top_level
+from _procs import ROOT, OpiCommand, clean_env, find_opi
+from _report import Figure, Report, quick, stats
 
-from opi_cli._util.abort import AbortSignal  # noqa: E402
-from opi_cli.agent.agent import Agent, AgentOptions  # noqa: E402
-from opi_cli.agent.tool import ToolResult, UpdateCallback, text_result  # noqa: E402
-from opi_cli.ai.provider import LlmContext, StreamOptions  # noqa: E402
-from opi_cli.ai.providers.faux import FauxProvider, FauxResponse, FauxToolCall, faux_model  # noqa: E402
-from opi_cli.ai.types import TextContent, UserMessage  # noqa: E402
-from tests.mock_llm import MockLLM  # noqa: E402
+from opi_cli._util.abort import AbortSignal
+from opi_cli.agent.agent import Agent, AgentOptions
+from opi_cli.agent.events import AgentEvent
+from opi_cli.agent.tool import ExecutionMode, ToolResult, UpdateCallback, text_result
+from opi_cli.ai.provider import LlmContext, StreamOptions
+from opi_cli.ai.providers.faux import FauxProvider, FauxResponse, FauxToolCall, faux_model
+from opi_cli.ai.types import TextContent, UserMessage
+from tests.mock_llm import MockLLM
 
 PI_PACKAGE = "@mariozechner/pi-coding-agent@0.73.1"
 PEER_DIR = Path(__file__).resolve().parent / ".peer"
@@ -169,6 +171,7 @@ def whole_runs(report: Report, n: int) -> None:
         if len(runs) > 1:
             report.line(f"pi:  {' '.join(runs[1].argv)}")
         report.line(f"{n} runs each after one warm-up, alternating; mock at {srv.base_url}")
+        opi_imports(report, opi, runs[0], srv, work)
         for i in range(n + 1):
             for r in runs:
                 try:
@@ -182,6 +185,28 @@ def whole_runs(report: Report, n: int) -> None:
                 if i > 0:
                     r.samples.append(elapsed)
     report_whole(report, runs)
+
+
+def opi_imports(report: Report, opi: OpiCommand, run: Run, srv: MockLLM, cwd: Path) -> None:
+    """One opi run under ``-X importtime``: where its start-up goes (figures inflated by the tracing)."""
+    srv.set_script(SCRIPT)
+    argv = [sys.executable, "-X", "importtime", "-m", "opi_cli", *run.argv[len(opi.argv):]]
+    t0 = time.perf_counter()
+    proc = subprocess.run(argv, env=run.env, cwd=cwd, capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=120)
+    elapsed = time.perf_counter() - t0
+    rows = parse_importtime(proc.stderr)
+    top = top_level(rows)
+    total = sum(r.cumulative_us for r in top)
+    report.line(f"one opi run under -X importtime: {elapsed * 1000:.0f} ms wall, {len(rows)} modules, "
+                f"{total / 1000:.0f} ms importing; heaviest imports by the program itself (cumulative):")
+    report.line("  " + ", ".join(f"{r.name} {r.cumulative_us / 1000:.0f} ms" for r in top[:10]))
+    names = {r.name for r in rows}
+    present = [m for m in ("httpx", "rich", "pygments", "click", "typer", "pydantic", "jsonschema",
+                           "prompt_toolkit", "tiktoken", "importlib.metadata") if m in names]
+    report.line(f"  heavy packages loaded: {', '.join(present) or 'none'}")
+    report.add(Figure("opi run: import time (under -X importtime)", total / 1000, "ms",
+                      note=f"{len(rows)} modules"))
 
 
 def report_whole(report: Report, runs: list[Run]) -> None:
@@ -203,7 +228,7 @@ class NoopBash:
     parameters: dict[str, Any] = {  # noqa: RUF012 - mirrors the Tool protocol's attribute
         "type": "object", "properties": {"command": {"type": "string"}}, "required": ["command"],
     }
-    execution_mode = "parallel"
+    execution_mode: ExecutionMode = "parallel"
 
     async def execute(self, call_id: str, args: dict[str, Any], signal: AbortSignal,
                       on_update: UpdateCallback | None) -> ToolResult:
@@ -215,10 +240,14 @@ def _responses() -> list[FauxResponse]:
             FauxResponse(text="There is one file: a.txt")]
 
 
+def _serialise(event: AgentEvent) -> None:
+    json.dumps(event.to_json())
+
+
 async def _agent_once(serialise: bool) -> None:
     agent = Agent(AgentOptions(model=faux_model(), provider=FauxProvider(list(_responses())), tools=[NoopBash()]))
     if serialise:
-        agent.subscribe(lambda ev: json.dumps(ev.to_json()))
+        agent.subscribe(_serialise)
     await agent.prompt(PROMPT)
 
 

@@ -25,21 +25,22 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _report import Figure, Report, quick, render_rows, repeat_for  # noqa: E402
+from _report import Figure, Report, quick, render_rows, repeat_for
 
-from opi_cli.ai.model import Model  # noqa: E402
-from opi_cli.ai.provider import LlmContext, Provider, StreamOptions  # noqa: E402
-from opi_cli.ai.providers.anthropic import AnthropicProvider  # noqa: E402
-from opi_cli.ai.providers.openai_chat import OpenAIChatProvider  # noqa: E402
-from opi_cli.ai.providers.openai_responses import OpenAIResponsesProvider  # noqa: E402
-from opi_cli.ai.sse import SSEDecoder  # noqa: E402
-from opi_cli.ai.types import TextContent, UserMessage  # noqa: E402
-from tests.replay import FIXTURES, load_fixture, sse_transport  # noqa: E402
+from opi_cli.ai.model import Model
+from opi_cli.ai.provider import LlmContext, Provider, StreamOptions
+from opi_cli.ai.providers.anthropic import AnthropicProvider
+from opi_cli.ai.providers.openai_chat import OpenAIChatProvider
+from opi_cli.ai.providers.openai_responses import OpenAIResponsesProvider
+from opi_cli.ai.sse import SSEDecoder
+from opi_cli.ai.types import TextContent, UserMessage
+from tests.replay import FIXTURES, load_fixture, sse_transport
 
 CHUNK_BUDGET_US = 10.0
 MB_BUDGET_MS = 100.0
@@ -178,7 +179,7 @@ async def recorded(report: Report, min_time_s: float) -> None:
         data = load_fixture(path.name)
         chunks = split_events(data)
         n_events = decode_all(chunks)
-        dec = repeat_for(lambda chunks=chunks: decode_all(chunks), min_time_s=min_time_s / 3).median
+        dec = repeat_for(partial(decode_all, chunks), min_time_s=min_time_s / 3).median
         full, last = await _time_adapter(api, chunks, min_time_s)
         net = max(full - fixed[api.name], 0.0)
         rows.append([path.name, str(len(data)), str(n_events), f"{dec / n_events * 1e6:.2f}", f"{full * 1e6:.0f}",

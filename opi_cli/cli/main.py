@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -127,6 +127,81 @@ def _guarded(opts: RunOptions) -> int:
             raise
         sys.stderr.write(f"opi: {exc}\n")
         return exc.exit_code
+
+
+sessions_app = typer.Typer(help="List and check sessions.", invoke_without_command=True, add_completion=False)
+app.add_typer(sessions_app, name="sessions")
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(soft_wrap=False)
+
+
+def _settings_or_exit() -> Settings:
+    from opi_cli.cli.settings import load_settings
+
+    try:
+        return load_settings()
+    except OpiError as exc:
+        sys.stderr.write(f"opi: {exc}\n")
+        raise typer.Exit(exc.exit_code) from None
+
+
+def _run_simple(fn: Any) -> None:
+    try:
+        code = fn()
+    except OpiError as exc:
+        sys.stderr.write(f"opi: {exc}\n")
+        raise typer.Exit(exc.exit_code) from None
+    raise typer.Exit(code)
+
+
+@sessions_app.callback()
+def sessions_command(
+    ctx: typer.Context,
+    all_: Annotated[bool, typer.Option("--all", "-a", help="Sessions of every folder, not just this one.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per session.")] = False,
+    session_dir: Annotated[str | None, typer.Option("--session-dir", help="Where session files are stored.")] = None,
+    store: Annotated[str | None, typer.Option("--store", help="Session store DSN (postgresql://...).")] = None,
+) -> None:
+    """List sessions: id, name or first message, message count, last activity, size."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from opi_cli.cli.session_commands import list_sessions
+
+    settings = _settings_or_exit()
+    opts = RunOptions(session_dir=session_dir, store=store)
+    _run_simple(lambda: list_sessions(settings, opts, all_=all_, as_json=as_json, console=_console()))
+
+
+@sessions_app.command("doctor")
+def doctor_command(
+    path: Annotated[str, typer.Argument(help="The session file to check.")],
+    fix: Annotated[bool, typer.Option("--repair", help="Write a fixed copy; the original is kept as *.bak.")] = False,
+) -> None:
+    """Check a session file (header, damaged lines, torn tail, orphans); --repair fixes it."""
+    from pathlib import Path
+
+    from opi_cli.cli.session_commands import doctor
+
+    _run_simple(lambda: doctor(Path(path).expanduser(), fix=fix, console=_console()))
+
+
+@app.command("export")
+def export_command(
+    session: Annotated[str, typer.Argument(help="Session file path, or an id prefix.")],
+    out: Annotated[str | None, typer.Argument(help="OUT.html or OUT.md (default: opi-session-<id>.html).")] = None,
+    session_dir: Annotated[str | None, typer.Option("--session-dir", help="Where session files are stored.")] = None,
+    store: Annotated[str | None, typer.Option("--store", help="Session store DSN (postgresql://...).")] = None,
+) -> None:
+    """Render a session to a self-contained HTML or Markdown file."""
+    from opi_cli.cli.session_commands import export_session
+
+    settings = _settings_or_exit()
+    opts = RunOptions(session_dir=session_dir, store=store)
+    _run_simple(lambda: export_session(settings, opts, session, out, _console()))
 
 
 @app.command("models")

@@ -259,7 +259,7 @@ class CompactionPreview:
     def lines(self) -> list[str]:
         """Plain text lines for the REPL."""
         if self.reason is not None:
-            return [f"{self.reason} (context ≈ {self.tokens_before:,} tokens)."]
+            return [f"{self.reason}; context ≈ {self.tokens_before:,} tokens."]
         out = [
             f"Context now ≈ {self.tokens_before:,} tokens.",
             f"Would summarise {self.summarize_messages} messages (≈ {self.summarize_tokens:,} tokens)"

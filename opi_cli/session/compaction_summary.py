@@ -176,12 +176,17 @@ def _conservative_tokens(text: str) -> int:
 
 
 def summary_budgets(model: Model, settings: CompactionSettings) -> tuple[int, int]:
-    """``max_tokens`` of the history and turn-prefix calls: 80 % and 50 % of ``reserve_tokens``,
-    capped at the model's output limit."""
-    cap = model.max_tokens if model.max_tokens > 0 else None
-    history = math.floor(0.8 * settings.reserve_tokens)
-    prefix = math.floor(0.5 * settings.reserve_tokens)
-    return (min(history, cap), min(prefix, cap)) if cap else (history, prefix)
+    """``max_tokens`` of the history and turn-prefix calls: 80 % and 50 % of ``reserve_tokens``.
+
+    Capped at the model's output limit, and at half its window so that a reserve set larger
+    than a small model's window still leaves room for the transcript.
+    """
+    cap = model.context_window // 2
+    if model.max_tokens > 0:
+        cap = min(cap, model.max_tokens)
+    return min(math.floor(0.8 * settings.reserve_tokens), cap), min(
+        math.floor(0.5 * settings.reserve_tokens), cap
+    )
 
 
 def _margin(window: int) -> int:

@@ -143,6 +143,7 @@ class BashTool:
             for task in (pump, waiter, aborter):
                 task.cancel()
             await asyncio.gather(pump, waiter, aborter, return_exceptions=True)
+            proc.close()
 
     @staticmethod
     async def _drain(pump: asyncio.Task[None], out: OutputCollector) -> None:

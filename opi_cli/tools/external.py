@@ -69,3 +69,4 @@ async def run_lines(
         raise
     finally:
         remove()
+        proc.close()

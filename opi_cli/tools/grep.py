@@ -32,7 +32,11 @@ _Hit = tuple[str, int]
 
 
 def _file_lines(data: bytes) -> list[str]:
-    return [line.removesuffix("\r") for line in data.decode("utf-8", "replace").split("\n")]
+    """A file's lines as ripgrep numbers them (no phantom empty line after a final newline)."""
+    lines = [line.removesuffix("\r") for line in data.decode("utf-8", "replace").split("\n")]
+    if len(lines) > 1 and lines[-1] == "":
+        lines.pop()
+    return lines
 
 
 _PARAMETERS: dict[str, JsonValue] = {

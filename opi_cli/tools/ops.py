@@ -14,6 +14,7 @@ import secrets
 import shutil
 import signal as _signal
 import stat as _stat
+import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -93,6 +94,10 @@ class ShellProcess(Protocol):
 
     def kill_group(self) -> None:
         """SIGKILL the whole process group; harmless if it is already gone."""
+        ...
+
+    def close(self) -> None:
+        """Release the pipes once done with the process (kills nothing that has exited)."""
         ...
 
 
@@ -211,26 +216,85 @@ class LocalFileOps:
         return _LocalTempFile(path, fd)
 
 
+class _PipeProtocol(asyncio.SubprocessProtocol):
+    """Collects merged output and notices the exit apart from the pipe closing.
+
+    ``asyncio.subprocess.Process.wait`` also waits for the pipes to close, which a background
+    child that inherited stdout can delay forever; ``process_exited`` does not.
+    """
+
+    _HIGH_WATER = 1 << 20
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.eof = False
+        self.readable = asyncio.Event()
+        self.exited = asyncio.Event()
+        self.transport: asyncio.SubprocessTransport | None = None
+        self._paused = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.SubprocessTransport)
+        self.transport = transport
+
+    def pipe_data_received(self, fd: int, data: bytes | bytearray) -> None:
+        self.buffer += data
+        self.readable.set()
+        if len(self.buffer) > self._HIGH_WATER and not self._paused:
+            self._pause(True)
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        if fd == 1:
+            self.eof = True
+            self.readable.set()
+
+    def process_exited(self) -> None:
+        self.exited.set()
+
+    def _pause(self, pause: bool) -> None:
+        pipe = self.transport.get_pipe_transport(1) if self.transport else None
+        if isinstance(pipe, asyncio.ReadTransport) and not pipe.is_closing():
+            (pipe.pause_reading if pause else pipe.resume_reading)()
+            self._paused = pause
+
+    def take(self, n: int) -> bytes:
+        data = bytes(self.buffer[:n])
+        del self.buffer[:n]
+        if self._paused and len(self.buffer) <= self._HIGH_WATER // 2:
+            self._pause(False)
+        return data
+
+
 class _LocalProcess:
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self._proc = proc
+    def __init__(self, transport: asyncio.SubprocessTransport, protocol: _PipeProtocol) -> None:
+        self._transport = transport
+        self._protocol = protocol
 
     @property
     def pid(self) -> int:
-        return self._proc.pid
+        return self._transport.get_pid()
 
     async def read(self, n: int) -> bytes:
-        assert self._proc.stdout is not None
-        return await self._proc.stdout.read(n)
+        proto = self._protocol
+        while not proto.buffer and not proto.eof:
+            proto.readable.clear()
+            await proto.readable.wait()
+        return proto.take(n)
 
     async def wait(self) -> int:
-        return await self._proc.wait()
+        await self._protocol.exited.wait()
+        code = self._transport.get_returncode()
+        assert code is not None
+        return code
 
     def kill_group(self) -> None:
         try:
-            os.killpg(self._proc.pid, _signal.SIGKILL)
+            os.killpg(self.pid, _signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+
+    def close(self) -> None:
+        self._transport.close()
 
 
 class LocalShellOps:
@@ -260,14 +324,15 @@ class LocalShellOps:
         return await self.spawn([self._shell_path(), "-c", command], cwd)
 
     async def spawn(self, argv: Sequence[str], cwd: str) -> ShellProcess:
-        proc = await asyncio.create_subprocess_exec(
+        loop = asyncio.get_running_loop()
+        transport, protocol = await loop.subprocess_exec(
+            _PipeProtocol,
             *argv,
             cwd=cwd,
             env=self._env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
-            limit=1 << 20,
         )
-        return _LocalProcess(proc)
+        return _LocalProcess(transport, protocol)

@@ -22,7 +22,7 @@ from opi_cli.session.entries import (
     parse_entry_line,
 )
 
-BASE = {"id": "a1b2c3d4", "parentId": "00ff00ff", "timestamp": "2026-01-02T03:04:05.678Z"}
+BASE: dict[str, object] = {"id": "a1b2c3d4", "parentId": "00ff00ff", "timestamp": "2026-01-02T03:04:05.678Z"}
 USER = {"role": "user", "content": [{"type": "text", "text": "hi"}], "timestamp": 1767322245678}
 ASSISTANT = {
     "role": "assistant",
@@ -116,7 +116,9 @@ def test_bad_lines_give_errors_not_exceptions(bad: bytes) -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=12,
 )
 

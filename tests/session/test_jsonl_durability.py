@@ -97,13 +97,17 @@ async def test_complete_last_line_missing_only_newline_is_kept(tmp_path: Path) -
      b'{"type":"session","id":"x","version":"3"}\n'],
 )  # fmt: skip
 async def test_corrupt_header_is_refused_and_file_untouched(tmp_path: Path, first_line: bytes) -> None:
-    store, path, sid = await _session(tmp_path, 1)
+    store, path, _ = await _session(tmp_path, 1)
     rest = path.read_bytes().split(b"\n", 1)[1]
     path.write_bytes(first_line + rest)
     before = path.read_bytes()
     with pytest.raises(SessionError) as info:
         await SessionWriter.open(store, str(path))
-    assert str(path) in str(info.value) and "opi sessions doctor" in str(info.value) and "--repair" in str(info.value)
+    assert (
+        str(path) in str(info.value)
+        and "opi sessions doctor" in str(info.value)
+        and "--repair" in str(info.value)
+    )
     assert info.value.exit_code == 2
     assert path.read_bytes() == before
     assert not Path(f"{path}.lock").exists()

@@ -13,7 +13,7 @@ from opi_cli.session.entries import entry_to_json
 from .builders import assistant, tool_result, user
 from .conftest import StoreFactory
 
-AWKWARD = "lone \ud800 high, \udfff low, NUL \x00, LS \u2028 PS \u2029, emoji 😀, \"quotes\" \\ and \n newline"
+AWKWARD = 'lone \ud800 high, \udfff low, NUL \x00, LS \u2028 PS \u2029, emoji 😀, "quotes" \\ and \n newline'
 
 
 async def _chat(writer: SessionWriter) -> None:
@@ -98,7 +98,12 @@ async def test_list_open_by_prefix_and_delete(stores: StoreFactory) -> None:
     only_a = await store.list_sessions("/proj/a")
     assert [i.id for i in only_a] == [a.session_id]
     info = only_a[0]
-    assert (info.first_message, info.message_count, info.name, info.cwd) == ("first question in a", 2, "named a", "/proj/a")
+    assert (info.first_message, info.message_count, info.name, info.cwd) == (
+        "first question in a",
+        2,
+        "named a",
+        "/proj/a",
+    )
     assert info.size > 0 and info.modified >= info.created
     everything = await store.list_sessions()
     assert {i.id for i in everything} >= {a.session_id, b.session_id}

@@ -36,7 +36,9 @@ def ids(tree: SessionTree, path: list[int]) -> list[str]:
 
 
 def test_leaf_is_last_entry_and_path_walks_to_root() -> None:
-    t = tree_of([msg("a", None, "1"), msg("b", "a", "2", "assistant"), msg("c", "b", "3"), msg("d", "a", "x")])
+    t = tree_of(
+        [msg("a", None, "1"), msg("b", "a", "2", "assistant"), msg("c", "b", "3"), msg("d", "a", "x")]
+    )
     assert t.leaf_id == "d"
     assert ids(t, t.path()) == ["a", "d"]
     assert [t.node(c).id for c in t.children(t.position("a"))] == ["b", "d"]
@@ -44,7 +46,12 @@ def test_leaf_is_last_entry_and_path_walks_to_root() -> None:
 
 
 def test_leaf_entry_moves_position_and_next_entry_hangs_under_target() -> None:
-    entries: list[Entry] = [msg("a", None, "1"), msg("b", "a", "2"), msg("c", "b", "3"), LeafEntry("l1", "b", T, "b")]
+    entries: list[Entry] = [
+        msg("a", None, "1"),
+        msg("b", "a", "2"),
+        msg("c", "b", "3"),
+        LeafEntry("l1", "b", T, "b"),
+    ]
     t = tree_of(entries)
     assert t.leaf_id == "b"
     t.add(Node("d", "b", "message"))
@@ -146,12 +153,20 @@ def test_latest_compaction_wins_on_recompaction() -> None:
 
 
 def test_first_kept_missing_keeps_only_what_follows() -> None:
-    path = [msg("1", None, "q1"), CompactionEntry("c", "1", T, "s", "nope", 1), msg("2", "c", "q2")]
+    path: list[Entry] = [
+        msg("1", None, "q1"),
+        CompactionEntry("c", "1", T, "s", "nope", 1),
+        msg("2", "c", "q2"),
+    ]
     assert _texts(build_context(path).messages) == ["S:s", "q2"]
 
 
 def test_needed_positions_give_the_same_context() -> None:
-    path = [ModelChangeEntry("m", None, T, "p", "m1"), *_compacted_path(), LabelEntry("l", "7", T, "7", "x")]
+    path: list[Entry] = [
+        ModelChangeEntry("m", None, T, "p", "m1"),
+        *_compacted_path(),
+        LabelEntry("l", "7", T, "7", "x"),
+    ]
     path[1] = msg("1", "m", "q1")
     tree = tree_of(path)
     positions = tree.path()

@@ -44,4 +44,6 @@ async def run(
     updates: list[ToolUpdate] | None = None,
 ) -> ToolResult:
     """Execute ``tool`` once, collecting progress updates into ``updates``."""
-    return await tool.execute("call-1", args, signal or AbortSignal(), updates.append if updates is not None else None)
+    return await tool.execute(
+        "call-1", args, signal or AbortSignal(), updates.append if updates is not None else None
+    )

@@ -88,6 +88,9 @@ class ScriptedProcess:
     def kill_group(self) -> None:
         self.killed = True
 
+    def close(self) -> None:
+        pass
+
 
 class ScriptedShellOps:
     """Pretends the named binaries exist and answers each spawn with canned output."""

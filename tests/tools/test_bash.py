@@ -89,7 +89,9 @@ async def test_byte_truncation_spills_full_output(tools: dict[str, Tool], spill_
     result = await run(tools["bash"], {"command": command})
     [spilled] = list(spill_dir.iterdir())
     assert len(spilled.read_bytes()) == 202000
-    assert result.text.endswith(f"\n\n[Showing lines 1495-2001 of 2001 (50.0KB limit). Full output: {spilled}]")
+    assert result.text.endswith(
+        f"\n\n[Showing lines 1495-2001 of 2001 (50.0KB limit). Full output: {spilled}]"
+    )
 
 
 async def test_partial_last_line(tools: dict[str, Tool], spill_dir: Path) -> None:
@@ -143,7 +145,9 @@ async def test_task_cancellation_kills_group(tools: dict[str, Tool], cwd: Path) 
         started.set()
 
     command = "sleep 100 & echo $! > child.pid; echo go; sleep 100"
-    task = asyncio.create_task(tools["bash"].execute("c", {"command": command}, AbortController().signal, on_update))
+    task = asyncio.create_task(
+        tools["bash"].execute("c", {"command": command}, AbortController().signal, on_update)
+    )
     await started.wait()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

@@ -22,8 +22,18 @@ def test_diff_context_and_skips() -> None:
     diff = line_diff(old, new)
     assert diff.first_changed_line == 10
     assert diff.diff.split("\n") == [
-        "    ...", "  6 l6", "  7 l7", "  8 l8", "  9 l9", "-10 l10", "+10 X",
-        " 11 l11", " 12 l12", " 13 l13", " 14 l14", "    ...",
+        "    ...",
+        "  6 l6",
+        "  7 l7",
+        "  8 l8",
+        "  9 l9",
+        "-10 l10",
+        "+10 X",
+        " 11 l11",
+        " 12 l12",
+        " 13 l13",
+        " 14 l14",
+        "    ...",
     ]
 
 
@@ -61,13 +71,12 @@ async def test_missing_file(tools: dict[str, Tool]) -> None:
 
 async def test_fuzzy_match_touches_only_the_region_defect_10(tools: dict[str, Tool], cwd: Path) -> None:
     original = (
-        "title = “Quotes” — kept\u00a0as is   \n"
-        "def f():\n"
-        "    return ‘x’   \n"
-        "tail “also” kept – here  \n"
+        "title = “Quotes” — kept\u00a0as is   \ndef f():\n    return ‘x’   \ntail “also” kept – here  \n"
     )
     (cwd / "f.py").write_bytes(original.encode())
-    result = await run(tools["edit"], {"path": "f.py", "oldText": "    return 'x'\n", "newText": "    return 'y'\n"})
+    result = await run(
+        tools["edit"], {"path": "f.py", "oldText": "    return 'x'\n", "newText": "    return 'y'\n"}
+    )
     assert not result.is_error, result.text
     expected = original.replace("    return ‘x’   \n", "    return 'y'\n")
     assert (cwd / "f.py").read_bytes() == expected.encode()

@@ -46,13 +46,18 @@ async def test_line_limit_notice(tools: dict[str, Tool], cwd: Path) -> None:
 async def test_byte_limit_notice(tools: dict[str, Tool], cwd: Path) -> None:
     (cwd / "wide.txt").write_text("\n".join("x" * 99 for _ in range(1000)))
     result = await run(tools["read"], {"path": "wide.txt"})
-    assert result.text.endswith("\n\n[Showing lines 1-512 of 1000 (50.0KB limit). Use offset=513 to continue.]")
+    assert result.text.endswith(
+        "\n\n[Showing lines 1-512 of 1000 (50.0KB limit). Use offset=513 to continue.]"
+    )
 
 
 async def test_first_line_too_big(tools: dict[str, Tool], cwd: Path) -> None:
     (cwd / "min.js").write_text("a\n" + "y" * 60000)
     result = await run(tools["read"], {"path": "min.js", "offset": 2})
-    assert result.text == "[Line 2 is 58.6KB, exceeds 50.0KB limit. Use bash: sed -n '2p' min.js | head -c 51200]"
+    assert (
+        result.text
+        == "[Line 2 is 58.6KB, exceeds 50.0KB limit. Use bash: sed -n '2p' min.js | head -c 51200]"
+    )
 
 
 async def test_missing_file_error(tools: dict[str, Tool], cwd: Path) -> None:

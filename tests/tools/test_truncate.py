@@ -36,8 +36,17 @@ def test_head_first_line_too_big() -> None:
     assert tr.content == "" and tr.first_line_exceeds_limit and tr.truncated_by == "bytes"
     keys = set(tr.to_json())
     assert keys == {
-        "content", "truncated", "truncatedBy", "totalLines", "totalBytes", "outputLines",
-        "outputBytes", "lastLinePartial", "firstLineExceedsLimit", "maxLines", "maxBytes",
+        "content",
+        "truncated",
+        "truncatedBy",
+        "totalLines",
+        "totalBytes",
+        "outputLines",
+        "outputBytes",
+        "lastLinePartial",
+        "firstLineExceedsLimit",
+        "maxLines",
+        "maxBytes",
     }
 
 

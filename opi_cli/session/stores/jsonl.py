@@ -99,14 +99,19 @@ class JsonlHandle:
         return await asyncio.to_thread(self._scan_sync)
 
     def _read_sync(self, locators: Sequence[int]) -> list[Entry | EntryError]:
-        out: list[Entry | EntryError] = []
+        out: list[Entry | EntryError] = [EntryError("not stored")] * len(locators)
+        at = -1
         with self._path.open("rb") as f:
-            for offset in locators:
+            # In file order, seeking only over gaps: a long kept context is one sequential read.
+            for i in sorted(range(len(locators)), key=locators.__getitem__):
+                offset = locators[i]
                 if offset < 0:
-                    out.append(EntryError("not stored"))
                     continue
-                f.seek(offset)
-                out.append(parse_entry_line(f.readline()))
+                if offset != at:
+                    f.seek(offset)
+                line = f.readline()
+                at = offset + len(line)
+                out[i] = parse_entry_line(line)
         return out
 
     async def read(self, locators: Sequence[int]) -> list[Entry | EntryError]:

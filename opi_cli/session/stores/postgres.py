@@ -256,7 +256,13 @@ class PostgresStore:
         try:
             await conn.execute(
                 "INSERT INTO sessions (id, cwd, header, created, updated) VALUES (%s, %s, %s, %s, %s)",
-                (header.id, _text_column(header.cwd), header_to_line(header).decode().rstrip("\n"), created, created),
+                (
+                    header.id,
+                    _text_column(header.cwd),
+                    header_to_line(header).decode().rstrip("\n"),
+                    created,
+                    created,
+                ),
             )
         except Exception as exc:
             await conn.close()

@@ -1,0 +1,393 @@
+"""The slash-command table of the REPL, the ``!cmd`` shell runner, and the help texts.
+
+A command is a name, a one-line description and an async handler taking the REPL (through
+the small :class:`Host` protocol) and the argument text. Session commands that depend on
+:class:`AgentSession` methods still being written (``/compact``, ``/resume``, ...) are listed
+in :data:`SESSION_COMMANDS` and registered only when the session has the method.
+"""
+
+from __future__ import annotations
+
+import base64
+import difflib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.segment import Segment
+from rich.table import Table
+from rich.text import Text
+
+from opi_cli._util.abort import AbortSignal
+from opi_cli.agent.messages import BashExecutionMessage
+from opi_cli.ai.catalog import ModelRegistry
+from opi_cli.ai.model import Model
+from opi_cli.ai.resolve import clamp_thinking, parse_thinking_level, require_api_key
+from opi_cli.ai.types import THINKING_LEVELS, AssistantMessage, ToolResultMessage, UserMessage
+from opi_cli.cli.footer import FooterState, context_tokens
+from opi_cli.cli.render import fmt_tokens
+from opi_cli.cli.settings import Settings
+from opi_cli.errors import OpiError
+from opi_cli.session.agent_session import AgentSession
+from opi_cli.tools.bash_output import OutputCollector
+from opi_cli.tools.ops import LocalFileOps, LocalShellOps
+
+__all__ = [
+    "HOTKEYS",
+    "SESSION_COMMANDS",
+    "Command",
+    "Host",
+    "build_commands",
+    "close_matches",
+    "parse_command",
+    "run_shell",
+]
+
+FOLLOW_UP_KEY = "ctrl+s"
+"""The second follow-up binding, for terminals that take Alt+Enter (Windows Terminal's
+fullscreen toggle). Ctrl+S reaches the program in tmux, Windows Terminal and VS Code
+(prompt_toolkit turns off XON/XOFF flow control while it reads)."""
+
+HOTKEYS: list[tuple[str, str]] = [
+    ("enter", "send; while the agent works: queue a steering message (delivered after the current tool)"),
+    (f"alt+enter / {FOLLOW_UP_KEY}", "queue a follow-up (delivered when the agent would stop)"),
+    ("alt+up", "move queued messages back into the editor"),
+    ("escape", "stop the agent (queued messages go back into the editor)"),
+    ("ctrl+c", "stop the agent; idle: clear the input, twice on an empty input to quit"),
+    ("ctrl+d", "quit (on an empty input)"),
+    ("shift+enter / ctrl+j", "new line"),
+    ("ctrl+g", "edit the input in $VISUAL / $EDITOR"),
+    ("ctrl+o", "expand the last tool output"),
+    ("ctrl+t", "show / hide thinking"),
+    ("up / down", "history (kept across sessions)"),
+    ("tab", "complete /commands and @paths"),
+    ("!cmd / !!cmd", "run a shell command (with / without adding its output to the context)"),
+]
+
+
+class Host(Protocol):
+    """What a command handler may use of the REPL."""
+
+    @property
+    def session(self) -> AgentSession: ...
+
+    @property
+    def registry(self) -> ModelRegistry: ...
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def footer(self) -> FooterState: ...
+
+    @property
+    def commands(self) -> dict[str, Command]: ...
+
+    def print(self, renderable: RenderableType) -> None: ...
+
+    async def choose(self, title: str, options: list[str]) -> int | None: ...
+
+    def quit(self) -> None: ...
+
+    def set_input(self, text: str) -> None: ...
+
+
+Handler = Callable[[Host, str], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: str
+    description: str
+    handler: Handler
+    usage: str = ""
+    aliases: tuple[str, ...] = ()
+    while_running: bool = False  # may run while the agent works
+
+
+def parse_command(text: str) -> tuple[str, str] | None:
+    """``/name args`` → (name, args); None when ``text`` is not a command (e.g. a path)."""
+    if not text.startswith("/"):
+        return None
+    head, _, rest = text[1:].partition(" ")
+    head = head.split("\n", 1)[0]
+    if not head or "/" in head:
+        return None
+    return head.lower(), rest.strip()
+
+
+def close_matches(name: str, names: list[str]) -> list[str]:
+    starts = [n for n in names if n.startswith(name)]
+    near = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+    return list(dict.fromkeys(starts + near))[:4]
+
+
+# -- built-in handlers ------------------------------------------------------------------------
+
+
+async def _help(host: Host, _args: str) -> None:
+    table = Table(box=None, show_header=False, padding=(0, 2, 0, 0))
+    seen: set[str] = set()
+    for cmd in host.commands.values():
+        if cmd.name in seen:
+            continue
+        seen.add(cmd.name)
+        names = " ".join(f"/{n}" for n in (cmd.name, *cmd.aliases))
+        table.add_row(Text(f"{names} {cmd.usage}".strip(), style="cyan"), cmd.description)
+    host.print(table)
+
+
+async def _hotkeys(host: Host, _args: str) -> None:
+    table = Table(box=None, show_header=False, padding=(0, 2, 0, 0))
+    for key, what in HOTKEYS:
+        table.add_row(Text(key, style="cyan"), what)
+    host.print(table)
+
+
+async def _quit(host: Host, _args: str) -> None:
+    host.quit()
+
+
+def _candidates(registry: ModelRegistry, query: str) -> list[Model]:
+    low = query.lower()
+    return [m for m in registry.all_models() if low in m.ref.lower() or low in m.name.lower()]
+
+
+def _switch(host: Host, model: Model) -> None:
+    session = host.session
+    agent = session.agent
+    if model.provider != agent.model.provider:
+        s = host.settings
+        key = require_api_key(model, host.registry, auth_path=s.auth_json, env=s.env)
+        agent.options.stream_options = replace(agent.options.stream_options, api_key=key)
+    session.set_model(model)
+    level = clamp_thinking(model, agent.thinking_level if model.reasoning else "medium")
+    if level != agent.thinking_level:
+        session.set_thinking_level(level)
+    shown = f" (thinking: {level})" if model.reasoning else ""
+    host.print(Text(f"Switched to {model.ref}{shown}", style="green"))
+
+
+async def _model(host: Host, args: str) -> None:
+    current = host.session.agent.model
+    if not args:
+        pool = host.registry.models_of(current.provider) or host.registry.all_models()
+        host.print(Text(f"Model: {current.ref}", style="bold"))
+        if not pool:
+            return
+        idx = await host.choose("Switch to", [m.ref for m in pool[:30]])
+        if idx is not None:
+            _switch(host, pool[idx])
+        return
+    try:
+        found = host.registry.find(args, fuzzy=False)
+    except OpiError:
+        found = None  # an id several providers share: the picker below lists them
+    if found is not None:
+        _switch(host, found[0])
+        return
+    hits = _candidates(host.registry, args)
+    if len(hits) == 1:
+        _switch(host, hits[0])
+    elif hits:
+        idx = await host.choose(f"Models matching '{args}'", [m.ref for m in hits[:30]])
+        if idx is not None:
+            _switch(host, hits[idx])
+    elif not current.known or current.base_url:
+        # a custom endpoint (local server, --base-url): the id is sent as typed
+        _switch(host, replace(current, id=args, name=args))
+    else:
+        host.print(Text(f"No model matches '{args}' (`opi models` lists them).", style="red"))
+
+
+async def _thinking(host: Host, args: str) -> None:
+    agent = host.session.agent
+    if not args:
+        host.print(Text(f"Thinking level: {agent.thinking_level}  (levels: {', '.join(THINKING_LEVELS)})"))
+        return
+    level = parse_thinking_level(args)
+    if level is None:
+        host.print(Text(f"Unknown thinking level '{args}'. Use one of: {', '.join(THINKING_LEVELS)}.", style="red"))
+        return
+    if not agent.model.reasoning and level != "off":
+        host.print(Text("Current model does not support thinking", style="yellow"))
+        return
+    actual = clamp_thinking(agent.model, level)
+    host.session.set_thinking_level(actual)
+    host.print(Text(f"Thinking level: {actual}", style="green"))
+
+
+async def _name(host: Host, args: str) -> None:
+    if not args:
+        current = host.footer.session_name
+        host.print(Text(f"Session name: {current}" if current else "Usage: /name NAME"))
+        return
+    host.session.set_name(args)
+    host.footer.session_name = args
+    host.print(Text(f"Session name: {args}", style="green"))
+
+
+async def _session(host: Host, _args: str) -> None:
+    s = host.session
+    msgs = s.agent.messages
+    users = sum(isinstance(m, UserMessage) for m in msgs)
+    replies = sum(isinstance(m, AssistantMessage) for m in msgs)
+    results = sum(isinstance(m, ToolResultMessage) for m in msgs)
+    calls = sum(len(m.tool_calls) for m in msgs if isinstance(m, AssistantMessage))
+    t = host.footer.totals
+    table = Table(box=None, show_header=False, padding=(0, 2, 0, 0))
+    rows = [
+        ("File", s.session_file or "(not saved: --no-session)"),
+        ("ID", s.session_id),
+        ("Name", host.footer.session_name or "-"),
+        ("Messages", f"{users} user, {replies} assistant, {results} tool results, {len(msgs)} total"),
+        ("Tool calls", str(calls)),
+        ("Tokens", f"input {fmt_tokens(t.input)}, output {fmt_tokens(t.output)}, "
+                   f"cache read {fmt_tokens(t.cache_read)}, cache write {fmt_tokens(t.cache_write)}"),
+        ("Context", f"{fmt_tokens(context_tokens(msgs))} of {fmt_tokens(s.agent.model.context_window)}"),
+        ("Cost", f"${t.cost.total:.4f}"),
+    ]
+    for k, v in rows:
+        table.add_row(Text(k, style="bold"), v)
+    host.print(table)
+
+
+async def _copy(host: Host, _args: str) -> None:
+    last = host.session.agent.last_assistant
+    text = last.text if last is not None else ""
+    if not text:
+        host.print(Text("Nothing to copy yet.", style="yellow"))
+        return
+    osc = "\x1b]52;c;" + base64.b64encode(text.encode("utf-8")).decode("ascii") + "\x07"
+    host.print(_Raw(osc))
+    host.print(Text("Copied the last reply to the clipboard (OSC 52). If your terminal ignores OSC 52, here it is:",
+                    style="green"))
+    host.print(Text(text))
+
+
+class _Raw:
+    """Bytes for the terminal itself (an OSC sequence), printed as is."""
+
+    def __init__(self, data: str) -> None:
+        self.data = data
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield Segment(self.data, control=[])  # zero width: never wrapped or cut
+
+
+# -- session commands registered only when AgentSession offers them --------------------------
+
+
+async def _compact(host: Host, args: str) -> None:
+    dry = "--dry-run" in args.split()
+    focus = " ".join(w for w in args.split() if w != "--dry-run") or None
+    result = await host.session.compact(focus, dry_run=dry)  # type: ignore[attr-defined]
+    if dry and result is not None:
+        host.print(Text(str(result)))
+
+
+async def _new(host: Host, _args: str) -> None:
+    await host.session.new_session()  # type: ignore[attr-defined]
+    host.print(Text(f"New session {host.session.session_id}", style="green"))
+
+
+async def _resume(host: Host, _args: str) -> None:
+    items: list[tuple[str, str]] = await host.session.list_sessions()  # type: ignore[attr-defined]
+    if not items:
+        host.print(Text("No other sessions in this folder."))
+        return
+    idx = await host.choose("Resume which session?", [label for _, label in items])
+    if idx is not None:
+        await host.session.switch_session(items[idx][0])  # type: ignore[attr-defined]
+        host.print(Text(f"Resumed {items[idx][1]}", style="green"))
+
+
+async def _tree(host: Host, _args: str) -> None:
+    points: list[tuple[str, str]] = host.session.tree_points()  # type: ignore[attr-defined]
+    idx = await host.choose("Go to which point?", [label for _, label in points])
+    if idx is not None:
+        host.session.navigate(points[idx][0])  # type: ignore[attr-defined]
+        host.print(Text(f"Moved to {points[idx][1]}", style="green"))
+
+
+async def _fork(host: Host, _args: str) -> None:
+    points: list[tuple[str, str]] = host.session.fork_points()  # type: ignore[attr-defined]
+    idx = await host.choose("Fork from which message?", [label for _, label in points])
+    if idx is not None:
+        text: str = await host.session.fork(points[idx][0])  # type: ignore[attr-defined]
+        host.set_input(text)
+        host.print(Text(f"Forked into a new session {host.session.session_id}", style="green"))
+
+
+async def _export(host: Host, args: str) -> None:
+    path = await host.session.export(args or None)  # type: ignore[attr-defined]
+    host.print(Text(f"Exported to {path}", style="green"))
+
+
+SESSION_COMMANDS: dict[str, tuple[str, str, str, Handler]] = {
+    # name: (AgentSession method it needs, usage, description, handler)
+    "compact": ("compact", "[focus] [--dry-run]", "summarise older messages to free context", _compact),
+    "new": ("new_session", "", "start a new session", _new),
+    "resume": ("switch_session", "", "resume another session of this folder", _resume),
+    "tree": ("navigate", "", "go to another point of the session tree", _tree),
+    "fork": ("fork", "", "new session from an earlier user message", _fork),
+    "export": ("export", "[file]", "write the session as HTML or Markdown", _export),
+}
+
+
+def build_commands(session: object) -> dict[str, Command]:
+    """The command table by name and alias (session commands only if ``session`` has them)."""
+    cmds = [
+        Command("help", "list the commands", _help, while_running=True),
+        Command("hotkeys", "list the keyboard shortcuts", _hotkeys, while_running=True),
+        Command("model", "switch model (picker when the query matches several)", _model, "[query]"),
+        Command("thinking", "show or set the thinking level", _thinking, "[level]"),
+        Command("name", "name this session", _name, "NAME", while_running=True),
+        Command("session", "file, id, message counts, tokens and cost", _session, while_running=True),
+        Command("copy", "copy the last reply to the clipboard", _copy, while_running=True),
+        Command("quit", "quit opi", _quit, aliases=("exit",), while_running=True),
+    ]
+    for name, (method, usage, desc, handler) in SESSION_COMMANDS.items():
+        if hasattr(session, method):
+            cmds.append(Command(name, desc, handler, usage))
+    table: dict[str, Command] = {}
+    for c in cmds:
+        for n in (c.name, *c.aliases):
+            table[n] = c
+    return table
+
+
+# -- !cmd ------------------------------------------------------------------------------------
+
+
+async def run_shell(
+    command: str, cwd: str, signal: AbortSignal, on_output: Callable[[str], None]
+) -> BashExecutionMessage:
+    """Run ``command`` in its own process group (killed on abort); ``on_output`` gets the tail so far."""
+    file_ops = LocalFileOps()
+    out = OutputCollector(file_ops)
+    proc = await LocalShellOps().spawn_shell(command, cwd)
+    remove = signal.add_callback(proc.kill_group)
+    try:
+        while chunk := await proc.read(65536):
+            await out.add(chunk)
+            on_output(out.preview())
+        code = await proc.wait()
+    finally:
+        remove()
+        if signal.aborted:
+            proc.kill_group()
+    result = await out.finish()
+    details = result.details or {}
+    full = details.get("fullOutputPath")
+    return BashExecutionMessage(
+        command=command,
+        output=result.text,
+        exit_code=None if signal.aborted else code,
+        cancelled=signal.aborted,
+        truncated=bool(details.get("truncation")),
+        timestamp=int(time.time() * 1000),
+        full_output_path=full if isinstance(full, str) else None,
+    )

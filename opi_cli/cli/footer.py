@@ -1,0 +1,153 @@
+"""The two footer lines under the input: where you are, and what the conversation costs.
+
+Line 1: cwd (``~`` for home), git branch, session name. Line 2: ``↑in ↓out Rcache Wcache
+$cost`` over every reply of the session, context use ``pct%/window`` (yellow above 70 %,
+red above 90 %), and on the right the model id and thinking level. Returned as
+prompt_toolkit formatted-text fragments.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from opi_cli.agent.messages import AgentMessage, BashExecutionMessage
+from opi_cli.ai.model import Model
+from opi_cli.ai.types import AssistantMessage, TextContent, ThinkingContent, ToolCall, Usage
+from opi_cli.cli.render import fmt_tokens
+
+__all__ = ["FooterState", "context_tokens", "footer_fragments", "git_branch", "tilde"]
+
+Fragments = list[tuple[str, str]]
+
+
+def tilde(path: Path, home: Path | None) -> str:
+    """``path`` with the home folder written as ``~``."""
+    s = str(path)
+    if home is not None:
+        h = str(home).rstrip("/")
+        if h and (s == h or s.startswith(h + "/")):
+            return "~" + s[len(h) :]
+    return s
+
+
+def git_branch(cwd: Path) -> str | None:
+    """The checked-out branch (or short commit) of the repository holding ``cwd``; no subprocess."""
+    for d in (cwd, *cwd.parents):
+        git = d / ".git"
+        try:
+            if git.is_file():
+                ref = git.read_text(encoding="utf-8", errors="replace").strip()
+                if not ref.startswith("gitdir:"):
+                    return None
+                gdir = Path(ref[7:].strip())
+                git = gdir if gdir.is_absolute() else d / gdir
+            if git.is_dir():
+                head = (git / "HEAD").read_text(encoding="utf-8", errors="replace").strip()
+                if head.startswith("ref: refs/heads/"):
+                    return head[len("ref: refs/heads/") :]
+                return head[:7] or None
+        except OSError:
+            return None
+    return None
+
+
+def _usage_total(u: Usage) -> int:
+    # total_tokens already is the sum of the four; never add both
+    return u.total_tokens or (u.input + u.output + u.cache_read + u.cache_write)
+
+
+def _estimate(m: AgentMessage) -> int:
+    chars = 0
+    if isinstance(m, BashExecutionMessage):
+        chars = len(m.command) + len(m.output)
+    else:
+        for c in getattr(m, "content", ()) or ():
+            if isinstance(c, TextContent):
+                chars += len(c.text)
+            elif isinstance(c, ThinkingContent):
+                chars += len(c.thinking)
+            elif isinstance(c, ToolCall):
+                chars += len(c.name) + len(json.dumps(c.arguments))
+            elif hasattr(c, "data"):
+                chars += 4800  # an image: pi's flat estimate (1200 tokens)
+        chars += len(str(getattr(m, "summary", "")))
+    return (chars + 3) // 4
+
+
+def context_tokens(messages: Sequence[AgentMessage]) -> int:
+    """Context in use: the last good reply's reported usage plus a chars/4 estimate of
+    every message after it (so nothing is counted twice)."""
+    for i in range(len(messages) - 1, -1, -1):
+        m = messages[i]
+        if isinstance(m, AssistantMessage) and m.stop_reason not in ("error", "aborted") and _usage_total(m.usage):
+            return _usage_total(m.usage) + sum(_estimate(x) for x in messages[i + 1 :])
+    return sum(_estimate(x) for x in messages)
+
+
+@dataclass(slots=True)
+class FooterState:
+    """What the footer shows that is not in the agent itself."""
+
+    cwd: Path
+    home: Path | None
+    session_name: str | None = None
+    totals: Usage = field(default_factory=Usage)
+    auto_compaction: bool = True
+    _branch: tuple[float, str | None] = (0.0, None)
+
+    def add_usage(self, usage: Usage) -> None:
+        self.totals = self.totals.plus(usage)
+
+    def branch(self) -> str | None:
+        at, value = self._branch
+        now = time.monotonic()
+        if now - at > 3.0:  # re-read now and then: the user may switch branches meanwhile
+            value = git_branch(self.cwd)
+            self._branch = (now, value)
+        return value
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(0, width - 3)] + "..."
+
+
+def footer_fragments(state: FooterState, messages: Sequence[AgentMessage], model: Model, thinking: str, width: int) -> Fragments:
+    """The footer as formatted-text fragments, two lines, ``width`` columns."""
+    line1 = tilde(state.cwd, state.home)
+    branch = state.branch()
+    if branch:
+        line1 += f" ({branch})"
+    if state.session_name:
+        line1 += f" • {state.session_name}"
+    t = state.totals
+    parts = []
+    if t.input:
+        parts.append(f"↑{fmt_tokens(t.input)}")
+    if t.output:
+        parts.append(f"↓{fmt_tokens(t.output)}")
+    if t.cache_read:
+        parts.append(f"R{fmt_tokens(t.cache_read)}")
+    if t.cache_write:
+        parts.append(f"W{fmt_tokens(t.cache_write)}")
+    if t.cost.total or t.input:
+        parts.append(f"${t.cost.total:.3f}")
+    used = context_tokens(messages)
+    window = model.context_window or 1
+    pct = 100.0 * used / window
+    ctx_style = "class:footer.ctx" + (".red" if pct > 90 else ".yellow" if pct > 70 else "")
+    ctx = f"{pct:.1f}%/{fmt_tokens(window)}" + (" (auto)" if state.auto_compaction else "")
+    right = model.id + ((" • " + (thinking if thinking != "off" else "thinking off")) if model.reasoning else "")
+    left = " ".join(parts)
+    left_len = len(left) + (1 if left else 0) + len(ctx)
+    if left_len + 2 + len(right) > width:
+        right = _fit(right, max(0, width - left_len - 2))
+    pad = max(1, width - left_len - len(right))
+    frags: Fragments = [("class:footer", _fit(line1, width)), ("", "\n")]
+    if left:
+        frags.append(("class:footer", left + " "))
+    frags += [(ctx_style, ctx), ("", " " * pad), ("class:footer.model", right)]
+    return frags

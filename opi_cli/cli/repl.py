@@ -1,0 +1,543 @@
+"""The interactive loop: a prompt_toolkit input that stays live while the agent works.
+
+One prompt_toolkit application runs for the whole session and never exits between turns:
+Enter either sends a prompt (idle) or queues a steering message (working). The agent runs
+in a task owned by :class:`Repl`. Finished output is printed once above the input (inside
+``in_terminal``, wrapped in synchronized-output markers); the streaming tail, tool boxes,
+queues and the spinner are part of the input's own layout and redrawn in place, so the
+terminal's scrollback only ever receives final text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import time
+from pathlib import Path
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.application import in_terminal
+from prompt_toolkit.filters import Condition
+from prompt_toolkit.formatted_text import ANSI, StyleAndTextTuples, to_formatted_text
+from prompt_toolkit.history import FileHistory
+from prompt_toolkit.output import ColorDepth
+from prompt_toolkit.styles import Style
+from rich.console import Console, RenderableType
+from rich.text import Text
+
+from opi_cli import __version__
+from opi_cli._util.abort import AbortController
+from opi_cli.agent.events import AgentEvent, MessageEnd, SessionInfoChanged
+from opi_cli.ai.catalog import ModelRegistry
+from opi_cli.ai.types import AssistantMessage, ImageContent
+from opi_cli.cli import render
+from opi_cli.cli.commands import (
+    FOLLOW_UP_KEY,
+    Command,
+    build_commands,
+    close_matches,
+    parse_command,
+    run_shell,
+)
+from opi_cli.cli.footer import FooterState, footer_fragments, tilde
+from opi_cli.cli.keys import ReplCompleter, build_key_bindings, enable_shift_enter
+from opi_cli.cli.live import StreamView, render_ansi
+from opi_cli.cli.options import RunOptions
+from opi_cli.cli.runtime import Runtime, build_runtime, prepare_prompts
+from opi_cli.cli.settings import Settings
+from opi_cli.session.agent_session import AgentSession
+
+__all__ = ["Repl", "run_repl"]
+
+_BSU, _ESU = "\x1b[?2026h", "\x1b[?2026l"  # synchronized output: the terminal shows whole frames
+_STYLE = Style.from_dict(
+    {
+        "bottom-toolbar": "noreverse bg:default",
+        "footer": "#8a8a8a",
+        "footer.ctx": "#8a8a8a",
+        "footer.ctx.yellow": "#d7af00",
+        "footer.ctx.red": "#ff5f5f bold",
+        "footer.model": "#8a8a8a",
+        "queue": "#8a8a8a",
+        "hint": "#d7af00",
+        "rule": "#5f5f5f",
+        "prompt": "bold",
+    }
+)
+_RULE_COLORS = {"off": "#5f5f5f", "minimal": "#5f87af", "low": "#5f87d7", "medium": "#00afaf",
+                "high": "#af5fd7", "xhigh": "#ff5f87"}
+_FLUSH_INTERVAL = 0.03
+_DOUBLE_CTRL_C = 1.0
+
+
+class Repl:
+    """The REPL of one runtime (see the module docstring)."""
+
+    def __init__(self, rt: Runtime, settings: Settings, console: Console, *, color: bool = True) -> None:
+        self.rt = rt
+        self._settings = settings
+        self.console = console
+        self.color = color
+        self.view = StreamView(self._commit)
+        self.footer = FooterState(settings.cwd, Path(settings.env["HOME"]) if settings.env.get("HOME") else None,
+                                  auto_compaction=bool(settings.section("compaction").get("enabled", True)))
+        for m in rt.session.agent.messages:
+            if isinstance(m, AssistantMessage):
+                self.footer.add_usage(m.usage)
+        self._commands = build_commands(rt.session)
+        self._pending: list[RenderableType] = []
+        self._flush_task: asyncio.Task[None] | None = None
+        self._last_flush = 0.0
+        self._agent_task: asyncio.Task[None] | None = None
+        self._side_task: asyncio.Task[None] | None = None  # a slash command or a !cmd
+        self._shell: AbortController | None = None
+        self._choice: asyncio.Future[str | None] | None = None
+        self._hint: tuple[str, float] | None = None
+        self._last_ctrl_c = 0.0
+        self._quitting = False
+        settings.home.mkdir(parents=True, exist_ok=True)
+        self.prompt = PromptSession[str](
+            message=self._message,
+            bottom_toolbar=self._toolbar,
+            history=FileHistory(str(settings.home / "history")),
+            completer=ReplCompleter(self._command_names, settings.cwd),
+            complete_while_typing=Condition(self._completing),
+            key_bindings=build_key_bindings(self),
+            style=_STYLE,
+            multiline=False,
+            prompt_continuation="  ",
+            erase_when_done=True,
+            enable_open_in_editor=False,
+            reserve_space_for_menu=6,
+            color_depth=None if color else ColorDepth.DEPTH_1_BIT,
+        )
+        app = self.prompt.app
+        app.min_redraw_interval = 0.04
+        app.ttimeoutlen = 0.15  # a lone Escape (abort) must not wait half a second
+
+    # -- Host (for commands) -----------------------------------------------------------------
+    @property
+    def session(self) -> AgentSession:
+        return self.rt.session
+
+    @property
+    def registry(self) -> ModelRegistry:
+        return self.rt.registry
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @property
+    def commands(self) -> dict[str, Command]:
+        return self._commands
+
+    def print(self, renderable: RenderableType) -> None:
+        self.view.note(renderable)
+
+    def quit(self) -> None:
+        self._quitting = True
+        if self.prompt.app.is_running:
+            self.prompt.app.exit()
+
+    def set_input(self, text: str) -> None:
+        self.prompt.default_buffer.text = text
+        self.prompt.default_buffer.cursor_position = len(text)
+
+    async def choose(self, title: str, options: list[str]) -> int | None:
+        lines = Text(title + "\n", style="bold")
+        for i, opt in enumerate(options, 1):
+            lines.append(f"  {i:>2}. ", style="cyan")
+            lines.append(opt + "\n")
+        lines.append("Type a number (or part of a name) and press Enter; Escape cancels.", style="dim")
+        self.print(lines)
+        self._choice = asyncio.get_running_loop().create_future()
+        try:
+            answer = await self._choice
+        finally:
+            self._choice = None
+        if answer is None:
+            self.print(Text("Cancelled.", style="dim"))
+            return None
+        if answer.isdigit() and 1 <= int(answer) <= len(options):
+            return int(answer) - 1
+        hits = [i for i, o in enumerate(options) if answer.lower() in o.lower()]
+        if len(hits) == 1:
+            return hits[0]
+        self.print(Text(f"'{answer}' is not one of the choices.", style="red"))
+        return None
+
+    # -- state -------------------------------------------------------------------------------
+    @property
+    def working(self) -> bool:
+        busy = self._agent_task is not None and not self._agent_task.done()
+        return busy or self.session.agent.is_running
+
+    def _command_names(self) -> list[tuple[str, str]]:
+        return [(n, c.description) for n, c in self._commands.items()]
+
+    def _completing(self) -> bool:
+        doc = self.prompt.default_buffer.document
+        text = doc.text_before_cursor
+        return (text.startswith("/") and " " not in text) or doc.get_word_before_cursor(WORD=True).startswith("@")
+
+    def _invalidate(self) -> None:
+        if self.prompt.app.is_running:
+            self.prompt.app.invalidate()
+
+    # -- output ------------------------------------------------------------------------------
+    def _commit(self, renderable: RenderableType) -> None:
+        self._pending.append(renderable)
+        if self._flush_task is None or self._flush_task.done():
+            self._flush_task = asyncio.get_running_loop().create_task(self._flush())
+
+    async def _flush(self) -> None:
+        wait = self._last_flush + _FLUSH_INTERVAL - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)  # batch what streams in meanwhile into one print
+        app = self.prompt.app
+        while self._pending:
+            items, self._pending = self._pending, []
+            if not app.is_running:
+                self._print_now(items)
+                continue
+            app.output.write_raw(_BSU)
+            app.output.flush()
+            async with in_terminal():
+                self._print_now(items)
+            app.output.write_raw(_ESU)
+            app.output.flush()
+        self._last_flush = time.monotonic()
+
+    def _print_now(self, items: list[RenderableType]) -> None:
+        for r in items:
+            self.console.print(r)
+        self.console.file.flush()
+
+    # -- the layout around the input ---------------------------------------------------------
+    def _message(self) -> StyleAndTextTuples:
+        app = self.prompt.app
+        size = app.output.get_size()
+        width = max(20, size.columns)
+        frags: StyleAndTextTuples = []
+        queue = self._queue_fragments(width)
+        input_lines = self.prompt.default_buffer.document.line_count
+        budget = max(3, size.rows - 5 - input_lines - len(queue) // 2)
+        live = self.view.render_live(width - 1, budget, color=self.color)
+        if self._pending:  # committed but not printed yet: keep it visible meanwhile
+            from_pending = render_pending(self._pending, width - 1, self.color)
+            live = from_pending + ("\n" + live if live else "")
+        if live:
+            frags.extend(to_formatted_text(ANSI(live)))
+            frags.append(("", "\n"))
+        frags.extend(queue)
+        if self._hint is not None:
+            text, until = self._hint
+            if time.monotonic() < until:
+                frags.append(("class:hint", text + "\n"))
+            else:
+                self._hint = None
+        level = self.session.agent.thinking_level
+        bash = self.prompt.default_buffer.text.startswith("!")
+        color = "#5faf5f" if bash else _RULE_COLORS.get(level, "#5f5f5f")
+        frags.append((f"fg:{color}", "─" * width + "\n"))
+        frags.append(("class:prompt", "› "))
+        return frags
+
+    def _queue_fragments(self, width: int) -> StyleAndTextTuples:
+        steering, follow = self.session.agent.queued_texts()
+        out: StyleAndTextTuples = []
+        for label, texts in (("Steering", steering), ("Follow-up", follow)):
+            for t in texts:
+                line = f"{label}: {t.splitlines()[0] if t else ''}"
+                out.append(("class:queue", _fit(line, width) + "\n"))
+        if out:
+            out.append(("class:queue", "↳ alt+up to edit all queued messages\n"))
+        return out
+
+    def _toolbar(self) -> StyleAndTextTuples:
+        width = self.prompt.app.output.get_size().columns
+        agent = self.session.agent
+        return footer_fragments(self.footer, agent.messages, agent.model, agent.thinking_level, width)
+
+    # -- events ------------------------------------------------------------------------------
+    def _on_event(self, ev: AgentEvent) -> None:
+        self.view.handle(ev)
+        if isinstance(ev, MessageEnd) and isinstance(ev.message, AssistantMessage):
+            self.footer.add_usage(ev.message.usage)
+        elif isinstance(ev, SessionInfoChanged):
+            self.footer.session_name = ev.name
+        self._invalidate()
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(0.1)
+            if self.view.working or self._shell is not None or self._hint is not None:
+                self._invalidate()
+
+    # -- key actions (keys.KeyActions) -------------------------------------------------------
+    def submit(self, *, follow_up: bool) -> None:
+        buf = self.prompt.default_buffer
+        text = buf.text
+        if self._choice is not None and not self._choice.done():
+            buf.reset()
+            self._choice.set_result(text.strip())
+            return
+        if not text.strip():
+            return
+        buf.append_to_history()
+        buf.reset()
+        self._dispatch(text.strip(), follow_up=follow_up)
+
+    def _dispatch(self, text: str, *, follow_up: bool) -> None:
+        parsed = parse_command(text)
+        if parsed is not None:
+            self._run_command(*parsed)
+            return
+        busy = self.working or self._shell is not None
+        if text.startswith("!"):
+            if busy:
+                self.print(Text("Wait until the agent is idle (or press Escape) to run a shell command.", style="yellow"))
+                return
+            self._side_task = asyncio.get_running_loop().create_task(self._run_bang(text))
+            return
+        if self.working:
+            (self.session.follow_up if follow_up else self.session.steer)(text)
+            return
+        if self._shell is not None:
+            self.print(Text("A shell command is running (Escape stops it).", style="yellow"))
+            return
+        self._start([(text, [])])
+
+    def _run_command(self, name: str, args: str) -> None:
+        cmd = self._commands.get(name)
+        if cmd is None:
+            near = close_matches(name, sorted(self._commands))
+            hint = f" Did you mean: {', '.join('/' + n for n in near)}?" if near else ""
+            self.print(Text(f"Unknown command /{name}.{hint} (/help lists them; not sent to the model)", style="yellow"))
+            return
+        if self.working and not cmd.while_running:
+            self.print(Text(f"/{name} waits until the agent is idle (or press Escape to stop it).", style="yellow"))
+            return
+        if self._side_task is not None and not self._side_task.done():
+            self.print(Text("Another command is still running.", style="yellow"))
+            return
+        self._side_task = asyncio.get_running_loop().create_task(self._guard(cmd.handler(self, args)))
+
+    async def _guard(self, work: object) -> None:
+        try:
+            await work  # type: ignore[misc]
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the CLI boundary: show it, keep the REPL alive
+            self.print(render.error_line(f"Error: {exc}"))
+        finally:
+            self._invalidate()
+
+    def _start(self, prompts: list[tuple[str, list[ImageContent]]]) -> None:
+        self._agent_task = asyncio.get_running_loop().create_task(self._run_prompts(prompts))
+        self._invalidate()
+
+    async def _run_prompts(self, prompts: list[tuple[str, list[ImageContent]]]) -> None:
+        for text, images in prompts:
+            try:
+                await self.session.prompt(text, images)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the CLI boundary: show it, keep the REPL alive
+                self.print(render.error_line(f"Error: {exc}"))
+                break
+            finally:
+                self.view.working = False
+                self._invalidate()
+            last = self.session.agent.last_assistant
+            if last is not None and last.stop_reason in ("error", "aborted"):
+                break
+
+    async def _run_bang(self, text: str) -> None:
+        keep = not text.startswith("!!")
+        command = text[2:] if not keep else text[1:]
+        command = command.strip()
+        if not command:
+            return
+        self._shell = AbortController()
+        self.view.working = True
+        self.print(Text.assemble(("$ ", "bold green"), (command, "bold")))
+
+        def progress(tail: str) -> None:
+            self.view.shell_output(command, tail)
+            self._invalidate()
+
+        try:
+            msg = await run_shell(command, str(self.settings.cwd), self._shell.signal, progress)
+        finally:
+            self._shell = None
+            self.view.working = False
+            self.view.shell_output(command, None)
+        self.print(render.tool_box("bash", {"command": command}, output=msg.output,
+                                   state="error" if msg.cancelled or msg.exit_code else "done"))
+        if msg.cancelled:
+            self.print(render.error_line("Command cancelled"))
+        elif msg.exit_code:
+            self.print(Text(f"exit code {msg.exit_code}", style="red"))
+        if keep:
+            add = getattr(self.session, "add_message", None)
+            if callable(add):
+                add(msg)
+            else:
+                self.session.agent.messages.append(msg)
+        self._invalidate()
+
+    def interrupt(self, *, ctrl_c: bool) -> None:
+        if self._choice is not None and not self._choice.done():
+            self._choice.set_result(None)
+            return
+        if self.working or self._shell is not None:
+            self._abort()
+            return
+        if not ctrl_c:
+            return
+        buf = self.prompt.default_buffer
+        if buf.text:
+            buf.reset()
+            return
+        now = time.monotonic()
+        if now - self._last_ctrl_c < _DOUBLE_CTRL_C:
+            self.quit()
+            return
+        self._last_ctrl_c = now
+        self._hint = ("Press ctrl+c again to exit", now + _DOUBLE_CTRL_C)
+        self._invalidate()
+
+    def _abort(self) -> None:
+        steering, follow = self.session.agent.clear_queues()
+        queued = [t for t in (*steering, *follow) if t]
+        if queued:
+            self._restore(queued)
+        self.session.abort("Aborted by the user")
+        if self._shell is not None:
+            self._shell.abort("Aborted by the user")
+        self._invalidate()
+
+    def _restore(self, texts: list[str]) -> None:
+        current = self.prompt.default_buffer.text
+        self.set_input("\n\n".join([*texts, current] if current else texts))
+
+    def quit_if_empty(self) -> None:
+        if self.working or self._shell is not None:
+            self._abort()
+        self.quit()
+
+    def restore_queue(self) -> None:
+        steering, follow = self.session.agent.clear_queues()
+        queued = [t for t in (*steering, *follow) if t]
+        if queued:
+            self._restore(queued)
+
+    def toggle_thinking(self) -> None:
+        self.view.hide_thinking = not self.view.hide_thinking
+        self.print(render.status_line(f"Thinking blocks: {'hidden' if self.view.hide_thinking else 'shown'}"))
+
+    def expand_tool(self) -> None:
+        if not self.view.expand_last_tool():
+            self.print(render.status_line("No tool output to expand yet."))
+
+    # -- the whole session -------------------------------------------------------------------
+    def banner(self) -> None:
+        m = self.session.agent.model
+        where = self.session.session_file or "not saved"
+        self.console.print(Text.assemble(
+            (f"opi {__version__}", "bold"), "  ", (m.ref, "cyan"),
+            f"  session {self.session.session_id[:8]} ({where})  ",
+            (tilde(self.settings.cwd, self.footer.home), "dim"),
+        ))
+        self.console.print(Text(
+            f"escape to interrupt · ctrl+c twice to exit · enter while working steers · alt+enter or "
+            f"{FOLLOW_UP_KEY} queues a follow-up · / for commands · ! to run bash · /hotkeys for more",
+            style="dim",
+        ))
+
+    async def run(self, initial: list[tuple[str, list[ImageContent]]]) -> int:
+        """Run until the user quits; returns the exit code."""
+        self.banner()
+        unsubscribe = self.session.subscribe(self._on_event)
+        loop = asyncio.get_running_loop()
+        handled: list[int] = []
+        for sig, fn in ((signal.SIGINT, self._on_sigint), (signal.SIGTERM, self.quit), (signal.SIGHUP, self.quit)):
+            try:
+                loop.add_signal_handler(sig, fn)
+                handled.append(sig)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass
+        ticker = loop.create_task(self._ticker())
+        if initial:
+            self._start(initial)
+        try:
+            while not self._quitting:
+                try:
+                    await self.prompt.prompt_async(handle_sigint=False)
+                except (EOFError, KeyboardInterrupt):
+                    self._quitting = True
+        finally:
+            await self._shutdown(ticker, handled, unsubscribe)
+        return 0
+
+    def _on_sigint(self) -> None:
+        if self.working or self._shell is not None:
+            self._abort()
+
+    async def _shutdown(self, ticker: asyncio.Task[None], handled: list[int], unsubscribe: object) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in handled:
+            loop.remove_signal_handler(sig)
+        ticker.cancel()
+        if self.working or self._shell is not None:
+            self._abort()
+        for task in (self._agent_task, self._side_task):
+            if task is not None and not task.done():
+                done, _ = await asyncio.wait({task}, timeout=5)
+                if not done:
+                    task.cancel()
+                    await asyncio.gather(task, return_exceptions=True)
+        await asyncio.gather(ticker, return_exceptions=True)
+        await self.session.close()
+        if self._flush_task is not None:
+            await asyncio.gather(self._flush_task, return_exceptions=True)
+        self._print_now(self._pending)
+        self._pending = []
+        if callable(unsubscribe):
+            unsubscribe()
+
+
+def render_pending(items: list[RenderableType], width: int, color: bool) -> str:
+    return render_ansi(items, width, color=color).rstrip("\n")
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def _console(settings: Settings) -> tuple[Console, bool]:
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if callable(reconfigure):
+        try:  # a non-UTF-8 terminal gets '?' for what it cannot show, never an exception
+            reconfigure(errors="replace")
+        except (ValueError, OSError):
+            pass
+    no_color = "NO_COLOR" in settings.env
+    return Console(file=sys.stdout, no_color=no_color, emoji=False, highlight=False), not no_color
+
+
+async def run_repl(opts: RunOptions, settings: Settings) -> int:
+    """``opi chat``: build the runtime, send the MESSAGE arguments in turn, then read input."""
+    prompts = prepare_prompts(opts.messages, None, settings.cwd)
+    rt = await build_runtime(opts, settings)
+    try:
+        console, color = _console(settings)
+        enable_shift_enter()
+        repl = Repl(rt, settings, console, color=color)
+        return await repl.run(prompts)
+    finally:
+        for closer in rt.closers:
+            await closer.aclose()

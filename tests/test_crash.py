@@ -1,0 +1,123 @@
+"""Durability under SIGKILL: the real ``opi --json`` killed at random moments (PROTOCOL.md §4.2).
+
+After every kill: the session file loads; every complete line is an entry that loads; an
+append after the crash lands on its own line (never glued to a torn one); and for every
+tenth kill the real ``opi resume FILE -p continue`` works and sends the surviving history.
+200 kills in all, split into batches so xdist can run them in parallel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from opi_cli._util.ids import now_ms
+from opi_cli.ai.types import TextContent, UserMessage
+from opi_cli.session.stores import JsonlStore
+from opi_cli.session.writer import SessionWriter
+from tests.conftest import ROOT, run_opi
+from tests.mock_llm import MockLLM
+
+BATCHES = 8
+KILLS_PER_BATCH = 25  # 200 in all
+
+SCRIPT = {
+    "repeat_last": True,
+    "responses": [
+        {"steps": [{"thinking": "Thinking about files and more files."}, {"text": "Listing the files now, one moment."},
+                   {"tool_call": {"name": "bash", "arguments": {"command": "ls; sleep 0.05; echo done"}}}],
+         "delay_ms": 4, "chunk_size": 3},
+        {"steps": [{"text": "There are files here. " * 8}], "delay_ms": 3, "chunk_size": 5},
+    ],
+}
+
+
+def _files(home: Path) -> list[Path]:
+    return sorted((home / "sessions").glob("*/*.jsonl"))
+
+
+def _complete_lines(path: Path) -> list[bytes]:
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    return [ln for ln in lines[:-1] if ln.strip()]  # the last element is "" or a torn tail
+
+
+async def _reopen_and_append(path: Path, home: Path, text: str) -> int:
+    store = JsonlStore(home / "sessions")
+    writer = await SessionWriter.open(store, str(path))
+    try:
+        ctx = await writer.context()
+        await writer.append_message(UserMessage((TextContent(text),), now_ms()))
+        await writer.sync()
+        return len(ctx.messages)
+    finally:
+        await writer.close()
+        await store.close()
+
+
+@pytest.mark.parametrize("batch", range(BATCHES))
+def test_sigkill_at_random_moments_loses_nothing_complete(batch: int, tmp_path: Path) -> None:
+    rng = random.Random(1000 + batch)
+    home = tmp_path / "opi-home"
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "file.txt").write_text("x\n")
+    env = {**os.environ, "OPI_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    hit = 0
+    with MockLLM(SCRIPT) as srv:
+        args = ["--json", "--provider", "openai", "--api", "openai-completions", "--base-url", f"{srv.base_url}/v1",
+                "--api-key", "x", "--model", "mock-model"]
+        for k in range(KILLS_PER_BATCH):
+            before = set(_files(home))
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "opi_cli", *args, f"task {batch}-{k}"],
+                cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            time.sleep(rng.uniform(0.15, 0.9))
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+            new = [p for p in _files(home) if p not in before]
+            if not new:
+                continue  # killed before the session existed: nothing to lose
+            path = new[0]
+            lines = _complete_lines(path)
+            hit += any(b'"role":"assistant"' in ln for ln in lines)
+            # every complete line is valid JSON (one record per line)
+            for ln in lines:
+                json.loads(ln)
+            kept = asyncio.run(_reopen_and_append(path, home, f"after crash {k}"))
+            assert kept >= 0
+            after = path.read_bytes()
+            assert after.endswith(b"\n")
+            records = [json.loads(ln) for ln in after.split(b"\n") if ln.strip()]
+            # nothing complete was lost, the append is the last record and stands alone
+            assert len(records) == len(lines) + 1
+            assert records[-1]["message"]["content"][0]["text"] == f"after crash {k}"
+            assert [json.dumps(r, sort_keys=True) for r in records[:-1]] == [
+                json.dumps(json.loads(ln), sort_keys=True) for ln in lines
+            ]
+            if k % 10 == 0:
+                n_before = len(srv.requests)
+                resumed = run_opi(["resume", str(path), "-p", *args[1:], "continue"], cwd=work,
+                                  env={"OPI_HOME": str(home)})
+                assert resumed.returncode == 0, resumed.stderr
+                sent = json.dumps(srv.requests[n_before]["body"]["messages"])
+                assert f"after crash {k}" in sent
+                # the prompt is in the resumed context exactly when its line was complete on disk
+                task_on_disk = any(f"task {batch}-{k}".encode() in ln for ln in lines)
+                assert (f"task {batch}-{k}" in sent) == task_on_disk
+    # the kills must land inside real runs, not only before the session existed
+    assert hit >= KILLS_PER_BATCH // 3, f"only {hit} kills happened after an assistant message"
