@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ROOT", "OpiCommand", "clean_env", "find_opi", "time_runs"]
+__all__ = ["ROOT", "OpiCommand", "clean_env", "find_opi", "time_interleaved", "time_runs"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -116,4 +116,17 @@ def time_runs(
             raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}: {tail}")
         if i >= warmup:
             samples.append(elapsed)
+    return samples
+
+
+def time_interleaved(
+    commands: Sequence[tuple[Sequence[str], Mapping[str, str]]], n: int, *, cwd: str = "/"
+) -> list[list[float]]:
+    """``n`` timed runs of each (argv, env), round-robin, so load changes hit all of them alike."""
+    samples: list[list[float]] = [[] for _ in commands]
+    for argv, env in commands:  # warm-up: page cache, .pyc files
+        time_runs(argv, 0, env=env, cwd=cwd, warmup=1)
+    for _ in range(n):
+        for i, (argv, env) in enumerate(commands):
+            samples[i] += time_runs(argv, 1, env=env, cwd=cwd, warmup=0)
     return samples

@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _importtime import children, parse_importtime, top_level
-from _procs import OpiCommand, clean_env, find_opi, time_runs
+from _procs import OpiCommand, clean_env, find_opi, time_interleaved, time_runs
 from _report import Figure, Report, Stats, quick, stats
 
 VERSION_BUDGET_MS = 60.0
@@ -32,12 +32,9 @@ HEAVY = (
 )
 
 
-def _time_ms(report: Report, name: str, argv: list[str], n: int, env: dict[str, str],
-             budget: float | None) -> Stats:
-    s = stats(time_runs(argv, n, env=env, cwd="/"))
+def _add_ms(report: Report, name: str, s: Stats, budget: float | None) -> None:
     report.add(Figure(f"{name} median", s.median * 1000, "ms", budget,
-                      note=f"n={n}, min {s.minimum * 1000:.1f} ms, max {s.maximum * 1000:.1f} ms"))
-    return s
+                      note=f"n={s.n}, min {s.minimum * 1000:.1f} ms, max {s.maximum * 1000:.1f} ms"))
 
 
 def _imports(report: Report, opi: OpiCommand) -> None:
@@ -76,17 +73,20 @@ def main() -> None:
     report.line(f"opi: {opi.description}")
     if opi.warning:
         report.note(opi.warning)
-    n_version, n_help, n_bare = (10, 4, 10) if quick() else (30, 10, 20)
+    n_version, n_help = (10, 4) if quick() else (30, 10)
     env = dict(opi.env)
-    report.section("interpreter alone (reference: no CLI can start faster)")
-    bare = _time_ms(report, "python -c pass", [sys.executable, "-c", "pass"], n_bare, clean_env(), None)
-    _time_ms(report, "python -S -c pass (no site)", [sys.executable, "-S", "-c", "pass"], n_bare, clean_env(), None)
-    report.section("opi")
-    version = _time_ms(report, "opi --version", [*opi.argv, "--version"], n_version, env, VERSION_BUDGET_MS)
+    report.section(f"interpreter alone vs opi --version, {n_version} runs each, interleaved")
+    bare, no_site, version = (stats(x) for x in time_interleaved(
+        [([sys.executable, "-c", "pass"], clean_env()), ([sys.executable, "-S", "-c", "pass"], clean_env()),
+         ([*opi.argv, "--version"], env)], n_version))
+    _add_ms(report, "python -c pass", bare, None)
+    _add_ms(report, "python -S -c pass (no site)", no_site, None)
+    _add_ms(report, "opi --version", version, VERSION_BUDGET_MS)
     report.add(Figure("opi --version min", version.minimum * 1000, "ms", note="best case: the quiet-machine figure"))
-    report.add(Figure("opi --version minus python -c pass", (version.median - bare.median) * 1000, "ms",
-                      note="opi's own share (medians)"))
-    _time_ms(report, "opi --help", [*opi.argv, "--help"], n_help, env, HELP_BUDGET_MS)
+    report.add(Figure("opi --version minus python -c pass", (version.minimum - bare.minimum) * 1000, "ms",
+                      note="opi's own share (minimums)"))
+    report.section("opi --help")
+    _add_ms(report, "opi --help", stats(time_runs([*opi.argv, "--help"], n_help, env=env, cwd="/")), HELP_BUDGET_MS)
     report.section("what `opi --version` imports")
     _imports(report, opi)
     report.finish()

@@ -95,6 +95,9 @@ def summary(outcomes: list[Outcome], load_before: str) -> str:
                  f"{platform.system()} {platform.release()}")
     lines.append(f"load average (1/5/15 min): {load_before} before, {load_average()} after "
                  "(figures are wall times: a busy machine inflates them)")
+    if _busy(load_before) or _busy(load_average()):
+        lines.append("WARNING: the machine was busy (load above its CPU count): wall-time figures are inflated; "
+                     "re-run on a quiet machine before judging the budgets")
     lines.append(render_rows(["bench", "status", "time"],
                              [[o.name, o.status, f"{o.seconds:.1f} s"] for o in outcomes]))
     budgeted = [(o.name, f) for o in outcomes for f in o.figures if f.budget is not None]
@@ -110,8 +113,19 @@ def summary(outcomes: list[Outcome], load_before: str) -> str:
     if notes:
         lines += ["", "notes:"] + [f"- {n}" for n in notes]
     over = [f"{name}: {f.name}" for name, f in budgeted if f.verdict == "OVER"]
-    lines += ["", "verdict: " + ("all budgets met" if not over else "OVER budget: " + "; ".join(over))]
+    failed = [f"{o.name} {o.status}" for o in outcomes if o.status != "ok"]
+    verdict = "all measured budgets met" if not over else "OVER budget: " + "; ".join(over)
+    if failed:
+        verdict += "; NOT MEASURED: " + "; ".join(failed)
+    lines += ["", "verdict: " + verdict]
     return "\n".join(lines)
+
+
+def _busy(load: str) -> bool:
+    try:
+        return float(load.split()[0]) > (os.cpu_count() or 1)
+    except (ValueError, IndexError):
+        return False
 
 
 def _bench_table(rows: list[tuple[str, Figure]]) -> str:

@@ -614,6 +614,24 @@ async def test_oversized_transcript_is_trimmed_to_fit_a_tiny_window() -> None:
     assert not result.is_fallback
 
 
+async def test_a_single_block_too_big_for_the_window_keeps_its_end() -> None:
+    p = Path()
+    p.user("START " + "w" * 30_000 + " THE END")
+    p.assistant("ok")
+    p.user("next " + "n" * 2000)
+    p.assistant("x" * 2000)
+    prep = prepare_compaction(p.entries, CompactionSettings(keep_recent_tokens=800, reserve_tokens=1000))
+    assert isinstance(prep, CompactionPreparation) and len(prep.messages_to_summarize) == 2
+    provider = RecordingProvider(FauxProvider([FauxResponse(text="S")]))
+    model = faux_model(context_window=4000)
+    await summarize(provider, model, prep)
+    text = prompt_of(provider.requests[0])
+    assert "<conversation>\n[... 1 earlier transcript block (" in text and "START" not in text
+    assert "fits the model's context window]\n\n[...] www" in text
+    assert " THE END\n\n[Assistant]: ok\n</conversation>" in text
+    assert math.ceil(len((text + SUMMARIZATION_SYSTEM_PROMPT).encode()) / 3) + 800 <= model.context_window
+
+
 async def test_window_too_small_for_any_request_falls_back() -> None:
     p = history_session()
     prep = prepare_compaction(p.entries, CompactionSettings(keep_recent_tokens=900, reserve_tokens=1000))

@@ -297,8 +297,7 @@ class _Builder:
             item = self.spec(args[0]) if args else TypeSpec({}, _identity)
             schema: Schema = {"type": "array", "items": item.schema}
             conv = item.convert
-            if origin in _SETS:
-                schema["uniqueItems"] = True
+            if origin in _SETS:  # duplicates are merged, not refused
                 make: Callable[[Any], Any] = frozenset if origin is frozenset else set
                 return TypeSpec(schema, lambda v: make(conv(x) for x in v))
             if origin is list:
@@ -328,6 +327,12 @@ class _Builder:
             return TypeSpec(schema, lambda v: {k: conv(x) for k, x in v.items()})
         raise TypeError(f"{self.where}: unsupported type annotation {tp!r} for a tool parameter")
 
+    def _hints(self, cls: Any) -> dict[str, Any]:
+        try:
+            return typing.get_type_hints(cls, localns={cls.__name__: cls}, include_extras=True)
+        except NameError as exc:
+            raise TypeError(f"{self.where}: cannot resolve an annotation of {cls.__name__}: {exc}") from exc
+
     def _enter(self, cls: type) -> None:
         if cls in self._stack:
             raise TypeError(f"{self.where}: recursive type {cls.__name__} is not supported in a tool schema")
@@ -336,7 +341,7 @@ class _Builder:
     def _dataclass(self, cls: type) -> TypeSpec:
         self._enter(cls)
         try:
-            hints = typing.get_type_hints(cls, include_extras=True)
+            hints = self._hints(cls)
             docs = parse_docstring(cls.__doc__)[1]
             props: dict[str, JsonValue] = {}
             required: list[str] = []
@@ -371,7 +376,7 @@ class _Builder:
     def _typeddict(self, cls: Any) -> TypeSpec:
         self._enter(cls)
         try:
-            hints = typing.get_type_hints(cls, include_extras=True)
+            hints = self._hints(cls)
             docs = parse_docstring(cls.__doc__)[1]
             props: dict[str, JsonValue] = {}
             convs: dict[str, Convert] = {}

@@ -14,14 +14,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from prompt_toolkit.formatted_text import StyleAndTextTuples
+
 from opi_cli.agent.messages import AgentMessage, BashExecutionMessage
 from opi_cli.ai.model import Model
 from opi_cli.ai.types import AssistantMessage, TextContent, ThinkingContent, ToolCall, Usage
 from opi_cli.cli.render import fmt_tokens
 
+Fragments = StyleAndTextTuples
+
 __all__ = ["FooterState", "context_tokens", "footer_fragments", "git_branch", "tilde"]
 
-Fragments = list[tuple[str, str]]
 
 
 def tilde(path: Path, home: Path | None) -> str:

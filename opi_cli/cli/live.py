@@ -221,7 +221,7 @@ class StreamView:
                 self._end_assistant(m)
             elif isinstance(m, UserMessage):
                 text = "".join(c.text for c in m.content if isinstance(c, TextContent))
-                self._commit(render.user_block(text or "(image)"))
+                self._commit(Group(Text(""), render.user_block(text or "(image)")))
         elif isinstance(ev, ToolExecutionStart):
             tool = self._tools.get(ev.tool_call_id)
             if tool is None:

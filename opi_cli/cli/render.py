@@ -8,17 +8,28 @@ committed block and a snapshot in a test.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from rich import box
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.markdown import Markdown
 from rich.padding import Padding
 from rich.panel import Panel
+from rich.segment import Segment
 from rich.syntax import Syntax
 from rich.text import Text
 
 from opi_cli._util.jsonio import JsonValue
+from opi_cli.agent.messages import AgentMessage, BashExecutionMessage, CompactionSummaryMessage
+from opi_cli.ai.types import (
+    AssistantMessage,
+    TextContent,
+    ThinkingContent,
+    ToolCall,
+    ToolResultMessage,
+    UserMessage,
+    text_of,
+)
 
 __all__ = [
     "CODE_THEME",
@@ -27,6 +38,7 @@ __all__ = [
     "diff_text",
     "error_line",
     "fmt_tokens",
+    "history",
     "markdown_block",
     "status_line",
     "thinking_block",
@@ -59,9 +71,26 @@ def user_block(text: str) -> RenderableType:
     return Padding(Text(text, style="bold"), (0, 1), style="on grey23", expand=True)
 
 
+class _Trimmed:
+    """A renderable without blank lines at its edges (rich pads headings with them; the
+    streaming view places the blank lines between pieces itself)."""
+
+    def __init__(self, inner: RenderableType) -> None:
+        self.inner = inner
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        lines = console.render_lines(self.inner, options, pad=False)
+        blank = [not "".join(seg.text for seg in line if not seg.control).strip() for line in lines]
+        start = next((i for i, b in enumerate(blank) if not b), len(lines))
+        end = len(lines) - next((i for i, b in enumerate(reversed(blank)) if not b), 0)
+        for line in lines[start:end]:
+            yield from line
+            yield Segment.line()
+
+
 def markdown_block(text: str, *, dim: bool = False) -> RenderableType:
     """Prose as markdown; thinking is the same markdown, dimmed and italic."""
-    return Markdown(text, code_theme=CODE_THEME, style="dim italic" if dim else "none")
+    return _Trimmed(Markdown(text, code_theme=CODE_THEME, style="dim italic" if dim else "none"))
 
 
 def code_chunk(code: str, lang: str) -> RenderableType:
@@ -145,7 +174,8 @@ def _body(name: str, text: str, details: JsonValue, *, expanded: bool, running: 
     keep = PREVIEW_LINES.get(name, 10)
     tail = name == "bash"
     shown, hidden = collapse(text, keep, tail=tail, expanded=expanded)
-    more = Text(f"... ({hidden} {'earlier' if tail else 'more'} lines, ctrl+o to expand)", style="dim")
+    noun = "line" if hidden == 1 else "lines"
+    more = Text(f"... ({hidden} {'earlier' if tail else 'more'} {noun}, ctrl+o to expand)", style="dim")
     if hidden and tail:
         parts.append(more)
     if shown:
@@ -174,3 +204,32 @@ def tool_box(
     border = {"pending": "grey50", "running": "yellow", "done": "green", "error": "red"}.get(state, "grey50")
     content: RenderableType = Group(header, *body) if body else header
     return Panel(content, box=box.ROUNDED, border_style=border, padding=(0, 1), expand=True)
+
+
+def history(messages: Sequence[AgentMessage], limit: int = 40) -> list[RenderableType]:
+    """A resumed conversation, as it looked: the last ``limit`` messages, tools collapsed."""
+    calls: dict[str, ToolCall] = {}
+    out: list[RenderableType] = []
+    if len(messages) > limit:
+        out.append(status_line(f"... {len(messages) - limit} earlier messages (the model still sees them)"))
+    for m in messages[-limit:]:
+        if isinstance(m, UserMessage):
+            out.append(user_block(text_of(m.content) or "(image)"))
+        elif isinstance(m, AssistantMessage):
+            for c in m.content:
+                if isinstance(c, ThinkingContent) and c.thinking:
+                    out.append(thinking_block(c.thinking, hidden=False))
+                elif isinstance(c, TextContent) and c.text.strip():
+                    out.append(markdown_block(c.text))
+                elif isinstance(c, ToolCall):
+                    calls[c.id] = c
+        elif isinstance(m, ToolResultMessage):
+            call = calls.get(m.tool_call_id)
+            out.append(tool_box(m.tool_name, call.arguments if call else {}, output=text_of(m.content),
+                                details=m.details, state="error" if m.is_error else "done"))
+        elif isinstance(m, BashExecutionMessage):
+            out.append(tool_box("bash", {"command": m.command}, output=m.output, state="done"))
+        elif isinstance(m, CompactionSummaryMessage):
+            out.append(status_line(f"[compacted: {fmt_tokens(m.tokens_before)} tokens summarised]"))
+    out.append(status_line("── resumed ──"))
+    return out

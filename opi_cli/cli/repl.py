@@ -14,13 +14,14 @@ import asyncio
 import signal
 import sys
 import time
+from collections.abc import Awaitable
 from pathlib import Path
 
 from prompt_toolkit import PromptSession
-from prompt_toolkit.application import in_terminal
-from prompt_toolkit.filters import Condition
+from prompt_toolkit.filters import Condition, to_filter
 from prompt_toolkit.formatted_text import ANSI, StyleAndTextTuples, to_formatted_text
 from prompt_toolkit.history import FileHistory
+from prompt_toolkit.layout import FormattedTextControl, HSplit, Layout, Window
 from prompt_toolkit.output import ColorDepth
 from prompt_toolkit.styles import Style
 from rich.console import Console, RenderableType
@@ -44,13 +45,13 @@ from opi_cli.cli.footer import FooterState, footer_fragments, tilde
 from opi_cli.cli.keys import ReplCompleter, build_key_bindings, enable_shift_enter
 from opi_cli.cli.live import StreamView, render_ansi
 from opi_cli.cli.options import RunOptions
+from opi_cli.cli.printer import ScrollbackPrinter
 from opi_cli.cli.runtime import Runtime, build_runtime, prepare_prompts
 from opi_cli.cli.settings import Settings
 from opi_cli.session.agent_session import AgentSession
 
 __all__ = ["Repl", "run_repl"]
 
-_BSU, _ESU = "\x1b[?2026h", "\x1b[?2026l"  # synchronized output: the terminal shows whole frames
 _STYLE = Style.from_dict(
     {
         "bottom-toolbar": "noreverse bg:default",
@@ -67,7 +68,6 @@ _STYLE = Style.from_dict(
 )
 _RULE_COLORS = {"off": "#5f5f5f", "minimal": "#5f87af", "low": "#5f87d7", "medium": "#00afaf",
                 "high": "#af5fd7", "xhigh": "#ff5f87"}
-_FLUSH_INTERVAL = 0.03
 _DOUBLE_CTRL_C = 1.0
 
 
@@ -80,15 +80,14 @@ class Repl:
         self.console = console
         self.color = color
         self.view = StreamView(self._commit)
+        self.printer: ScrollbackPrinter
         self.footer = FooterState(settings.cwd, Path(settings.env["HOME"]) if settings.env.get("HOME") else None,
                                   auto_compaction=bool(settings.section("compaction").get("enabled", True)))
+        self.footer.session_name = rt.session.name
         for m in rt.session.agent.messages:
             if isinstance(m, AssistantMessage):
                 self.footer.add_usage(m.usage)
         self._commands = build_commands(rt.session)
-        self._pending: list[RenderableType] = []
-        self._flush_task: asyncio.Task[None] | None = None
-        self._last_flush = 0.0
         self._agent_task: asyncio.Task[None] | None = None
         self._side_task: asyncio.Task[None] | None = None  # a slash command or a !cmd
         self._shell: AbortController | None = None
@@ -99,7 +98,6 @@ class Repl:
         settings.home.mkdir(parents=True, exist_ok=True)
         self.prompt = PromptSession[str](
             message=self._message,
-            bottom_toolbar=self._toolbar,
             history=FileHistory(str(settings.home / "history")),
             completer=ReplCompleter(self._command_names, settings.cwd),
             complete_while_typing=Condition(self._completing),
@@ -113,8 +111,18 @@ class Repl:
             color_depth=None if color else ColorDepth.DEPTH_1_BIT,
         )
         app = self.prompt.app
+        # the footer sits right under the input (prompt_toolkit's bottom toolbar would wait
+        # for a cursor-position report and then pin itself to the last screen row)
+        footer = Window(FormattedTextControl(self._toolbar), height=2, dont_extend_height=True)
+        app.layout.current_window.dont_extend_height = to_filter(True)  # the input window
+        filler = Window()  # what is left of the screen stays below the footer
+        app.layout = Layout(HSplit([app.layout.container, footer, filler]), focused_element=self.prompt.default_buffer)
         app.min_redraw_interval = 0.04
         app.ttimeoutlen = 0.15  # a lone Escape (abort) must not wait half a second
+        self.printer = ScrollbackPrinter(console, app)
+
+    def _commit(self, renderable: RenderableType) -> None:
+        self.printer.commit(renderable)
 
     # -- Host (for commands) -----------------------------------------------------------------
     @property
@@ -186,58 +194,37 @@ class Repl:
         if self.prompt.app.is_running:
             self.prompt.app.invalidate()
 
-    # -- output ------------------------------------------------------------------------------
-    def _commit(self, renderable: RenderableType) -> None:
-        self._pending.append(renderable)
-        if self._flush_task is None or self._flush_task.done():
-            self._flush_task = asyncio.get_running_loop().create_task(self._flush())
-
-    async def _flush(self) -> None:
-        wait = self._last_flush + _FLUSH_INTERVAL - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)  # batch what streams in meanwhile into one print
-        app = self.prompt.app
-        while self._pending:
-            items, self._pending = self._pending, []
-            if not app.is_running:
-                self._print_now(items)
-                continue
-            app.output.write_raw(_BSU)
-            app.output.flush()
-            async with in_terminal():
-                self._print_now(items)
-            app.output.write_raw(_ESU)
-            app.output.flush()
-        self._last_flush = time.monotonic()
-
-    def _print_now(self, items: list[RenderableType]) -> None:
-        for r in items:
-            self.console.print(r)
-        self.console.file.flush()
-
     # -- the layout around the input ---------------------------------------------------------
     def _message(self) -> StyleAndTextTuples:
+        """Everything above the input: the live area, the queues, a hint, the rule."""
         app = self.prompt.app
         size = app.output.get_size()
         width = max(20, size.columns)
-        frags: StyleAndTextTuples = []
         queue = self._queue_fragments(width)
-        input_lines = self.prompt.default_buffer.document.line_count
-        budget = max(3, size.rows - 5 - input_lines - len(queue) // 2)
+        hint: StyleAndTextTuples = []
+        if self._hint is not None:
+            text, until = self._hint
+            if time.monotonic() < until:
+                hint = [("class:hint", text + "\n")]
+            else:
+                self._hint = None
+        # the whole app must fit on the screen, or its top would scroll into the history
+        reserved = 4 + self.prompt.default_buffer.document.line_count + len(queue) + len(hint)
+        if self._completing():
+            reserved += 6
+        budget = max(1, size.rows - reserved)
         live = self.view.render_live(width - 1, budget, color=self.color)
-        if self._pending:  # committed but not printed yet: keep it visible meanwhile
-            from_pending = render_pending(self._pending, width - 1, self.color)
-            live = from_pending + ("\n" + live if live else "")
+        if self.printer.pending:  # committed but not printed yet: keep it visible meanwhile
+            lines = render_ansi(self.printer.pending, width - 1, color=self.color).rstrip("\n").split("\n")
+            if live:
+                lines += live.split("\n")
+            live = "\n".join(lines[-budget:])
+        frags: StyleAndTextTuples = []
         if live:
             frags.extend(to_formatted_text(ANSI(live)))
             frags.append(("", "\n"))
         frags.extend(queue)
-        if self._hint is not None:
-            text, until = self._hint
-            if time.monotonic() < until:
-                frags.append(("class:hint", text + "\n"))
-            else:
-                self._hint = None
+        frags.extend(hint)
         level = self.session.agent.thinking_level
         bash = self.prompt.default_buffer.text.startswith("!")
         color = "#5faf5f" if bash else _RULE_COLORS.get(level, "#5f5f5f")
@@ -325,9 +312,9 @@ class Repl:
             return
         self._side_task = asyncio.get_running_loop().create_task(self._guard(cmd.handler(self, args)))
 
-    async def _guard(self, work: object) -> None:
+    async def _guard(self, work: Awaitable[None]) -> None:
         try:
-            await work  # type: ignore[misc]
+            await work
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the CLI boundary: show it, keep the REPL alive
@@ -382,11 +369,7 @@ class Repl:
         elif msg.exit_code:
             self.print(Text(f"exit code {msg.exit_code}", style="red"))
         if keep:
-            add = getattr(self.session, "add_message", None)
-            if callable(add):
-                add(msg)
-            else:
-                self.session.agent.messages.append(msg)
+            self.session.add_message(msg)
         self._invalidate()
 
     def interrupt(self, *, ctrl_c: bool) -> None:
@@ -446,12 +429,11 @@ class Repl:
     # -- the whole session -------------------------------------------------------------------
     def banner(self) -> None:
         m = self.session.agent.model
-        where = self.session.session_file or "not saved"
-        self.console.print(Text.assemble(
-            (f"opi {__version__}", "bold"), "  ", (m.ref, "cyan"),
-            f"  session {self.session.session_id[:8]} ({where})  ",
-            (tilde(self.settings.cwd, self.footer.home), "dim"),
-        ))
+        home = self.footer.home
+        where = tilde(Path(self.session.session_file), home) if self.session.session_file else "not saved"
+        self.console.print(Text.assemble((f"opi {__version__}", "bold"), "  ", (m.ref, "cyan"), "  ",
+                                         tilde(self.settings.cwd, home)))
+        self.console.print(Text(f"session {self.session.session_id[:8]}  {where}", style="dim"))
         self.console.print(Text(
             f"escape to interrupt · ctrl+c twice to exit · enter while working steers · alt+enter or "
             f"{FOLLOW_UP_KEY} queues a follow-up · / for commands · ! to run bash · /hotkeys for more",
@@ -461,6 +443,8 @@ class Repl:
     async def run(self, initial: list[tuple[str, list[ImageContent]]]) -> int:
         """Run until the user quits; returns the exit code."""
         self.banner()
+        if self.session.agent.messages:  # a resumed session: show where it left off
+            self.printer.print_now(render.history(self.session.agent.messages))
         unsubscribe = self.session.subscribe(self._on_event)
         loop = asyncio.get_running_loop()
         handled: list[int] = []
@@ -501,17 +485,9 @@ class Repl:
                     task.cancel()
                     await asyncio.gather(task, return_exceptions=True)
         await asyncio.gather(ticker, return_exceptions=True)
-        await self.session.close()
-        if self._flush_task is not None:
-            await asyncio.gather(self._flush_task, return_exceptions=True)
-        self._print_now(self._pending)
-        self._pending = []
+        await self.printer.close()
         if callable(unsubscribe):
             unsubscribe()
-
-
-def render_pending(items: list[RenderableType], width: int, color: bool) -> str:
-    return render_ansi(items, width, color=color).rstrip("\n")
 
 
 def _fit(text: str, width: int) -> str:
@@ -539,5 +515,4 @@ async def run_repl(opts: RunOptions, settings: Settings) -> int:
         repl = Repl(rt, settings, console, color=color)
         return await repl.run(prompts)
     finally:
-        for closer in rt.closers:
-            await closer.aclose()
+        await rt.aclose()

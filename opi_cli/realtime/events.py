@@ -70,7 +70,9 @@ class ClientEvent:
 
     @classmethod
     def function_call_output(cls, call_id: str, output: str) -> ClientEvent:
-        return cls.conversation_item_create({"type": "function_call_output", "call_id": call_id, "output": output})
+        return cls.conversation_item_create(
+            {"type": "function_call_output", "call_id": call_id, "output": output}
+        )
 
     @classmethod
     def response_create(cls, response: Mapping[str, JsonValue] | None = None) -> ClientEvent:
@@ -266,13 +268,23 @@ def parse_server_event(raw: Json) -> ServerEvent:
             usage=_dict(resp, "usage"),
         )
     if t in _TEXT_DELTAS:
-        return TextDelta(t, raw, response_id=_str(raw, "response_id"), item_id=_str(raw, "item_id"), delta=_str(raw, "delta"))
+        return TextDelta(
+            t,
+            raw,
+            response_id=_str(raw, "response_id"),
+            item_id=_str(raw, "item_id"),
+            delta=_str(raw, "delta"),
+        )
     if t in _TEXT_DONES:
         text = _str(raw, "text") or _str(raw, "transcript")
         return TextDone(t, raw, response_id=_str(raw, "response_id"), item_id=_str(raw, "item_id"), text=text)
     if t == "response.function_call_arguments.delta":
         return FunctionCallArgumentsDelta(
-            t, raw, response_id=_str(raw, "response_id"), call_id=_str(raw, "call_id"), delta=_str(raw, "delta")
+            t,
+            raw,
+            response_id=_str(raw, "response_id"),
+            call_id=_str(raw, "call_id"),
+            delta=_str(raw, "delta"),
         )
     if t == "response.function_call_arguments.done":
         return FunctionCallArgumentsDone(

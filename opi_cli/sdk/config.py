@@ -126,7 +126,9 @@ def resolve_endpoint(config: Config, registry: ModelRegistry, env: Mapping[str, 
     """
     check_config(config)
     assert config.model is not None
-    model, _level = resolve_model(registry, ModelQuery(model=config.model.strip(), base_url=config.base_url), env=env)
+    model, _level = resolve_model(
+        registry, ModelQuery(model=config.model.strip(), base_url=config.base_url), env=env
+    )
     key = config.api_key or resolve_api_key(registry.provider(model.provider) or model.provider, env=env)
     if not key and model.api.startswith("openai"):
         key = env.get("OPENAI_API_KEY") or None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -163,14 +163,13 @@ class SessionPersistence:
         try:
             handle = await store.open(cid, writable=False)
         except SessionError:
-            handle = None
-        if handle is not None:
-            try:
-                if handle.header.id == cid:
-                    return handle.location
-            finally:
-                await handle.close()
-        for info in await store.list_sessions(None):
+            return None  # no id even starts with cid
+        try:
+            if handle.header.id == cid:
+                return handle.location
+        finally:
+            await handle.close()
+        for info in await store.list_sessions(None):  # cid is a prefix of another id: look for it exactly
             if info.id == cid:
                 return info.location
         return None
@@ -225,12 +224,18 @@ class SessionPersistence:
                 state = await self._read(store, info.location)
             except SessionError:
                 continue  # deleted or damaged meanwhile
+            created = info.created
+            stamps = [
+                t for m in state.messages[:1] if isinstance(t := getattr(m, "timestamp", None), int) and t > 0
+            ]
+            if stamps:
+                created = min(created, datetime.fromtimestamp(stamps[0] / 1000, UTC))
             out.append(
                 ConversationMetadata(
                     info.id,
                     info.name,
-                    info.created,
-                    info.modified,
+                    created,
+                    max(info.modified, created),
                     len(state.messages),
                     context_tokens(state.messages),
                 )
@@ -291,9 +296,15 @@ class JsonlStore(SessionPersistence):
     """
 
     def __init__(
-        self, root: str | Path | None = None, *, env: Mapping[str, str] | None = None, cwd: str | Path | None = None
+        self,
+        root: str | Path | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | Path | None = None,
     ) -> None:
-        self.root = Path(root) if root is not None else _default_sessions_root(env if env is not None else os.environ)
+        self.root = (
+            Path(root) if root is not None else _default_sessions_root(env if env is not None else os.environ)
+        )
         super().__init__(_JsonlSessions(self.root), cwd=cwd)
 
 

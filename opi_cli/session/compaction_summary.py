@@ -61,6 +61,8 @@ __all__ = [
 
 TOOL_RESULT_MAX_CHARS = 2000
 _FALLBACK_TEXT_CHARS = 2000
+_CUT_MARK = "[...] "
+_MIN_TAIL_TOKENS = 32
 _FILE_TAGS = re.compile(r"\n*<(read|modified)-files>\n.*?\n</\1-files>", re.DOTALL)
 
 TokenCounter = Callable[[str], int]
@@ -207,28 +209,41 @@ def _omission_note(blocks: int, chars: int) -> str:
 
 
 def _fit(parts: list[str], build: Callable[[str], str], limit: int, count: TokenCounter) -> _Fitted | None:
-    """The prompt with as many of the newest ``parts`` as fit in ``limit`` tokens, or ``None``."""
-    fixed = count(build(""))
-    if fixed + count(_omission_note(len(parts), 10**9)) > limit:
+    """The prompt with as many of the newest ``parts`` as fit in ``limit`` tokens, or ``None``.
+
+    Whole blocks are dropped oldest first; the end of the newest dropped block fills what
+    room is left. A note says how many blocks and characters were left out.
+    """
+    budget = limit - count(build("")) - count(_omission_note(len(parts), 10**9)) - 1
+    if budget < 0:
         return None
-    budget = limit - fixed - count(_omission_note(len(parts), 10**9)) - 1
-    keep = len(parts)
+    kept: list[str] = []
     used = 0
-    while keep > 0 and used + count(parts[keep - 1]) + 1 <= budget:
-        used += count(parts[keep - 1]) + 1
-        keep -= 1
-    kept = parts[keep:]
-    if keep > 0 and not kept and budget > 0:
-        kept = [_tail_that_fits(parts[-1], budget, count)]
-        keep = len(parts) - 1
+    for part in reversed(parts):
+        cost = count(part) + 1
+        if used + cost > budget:
+            break
+        kept.append(part)
+        used += cost
+    kept.reverse()
+    cut_chars = 0
+    room = budget - used - count(_CUT_MARK) - 1
+    if len(kept) < len(parts) and room >= _MIN_TAIL_TOKENS:
+        block = parts[len(parts) - len(kept) - 1]
+        tail = _tail_that_fits(block, room, count)
+        kept.insert(0, _CUT_MARK + tail)
+        cut_chars = len(block) - len(tail)
     while True:
         dropped = parts[: len(parts) - len(kept)]
-        note = [_omission_note(len(dropped), sum(len(p) for p in dropped))] if dropped else []
+        chars = sum(len(p) for p in dropped) + cut_chars
+        note = [_omission_note(len(dropped) + (cut_chars > 0), chars)] if chars else []
         prompt = build("\n\n".join(note + kept))
         if count(prompt) <= limit:
-            return _Fitted(prompt, len(dropped))
+            return _Fitted(prompt, len(dropped) + (cut_chars > 0))
         if not kept:
             return None
+        if cut_chars:
+            cut_chars = 0  # the partial block goes whole; ``dropped`` now counts it
         kept = kept[1:]
 
 

@@ -260,7 +260,7 @@ def _message_json(e: MessageEntry) -> JsonValue:
     if stored is not None:
         try:
             if agent_message_from_json(dict(stored)) == e.message:
-                return stored
+                return dict(stored)
         except (ValueError, TypeError, AttributeError):
             pass
     return agent_message_to_json(e.message)
@@ -452,7 +452,10 @@ def _parse_body(kind: str, eid: str, parent: str | None, ts: str, r: _Reader) ->
                 return EntryError(f"message entry {eid} has no message")
             message = agent_message_from_json(raw)
             del r.rest["message"]
-            return MessageEntry(eid, parent, ts, message, r.rest, raw)
+            # Keep the stored shape only when writing the message back would change it
+            # (a file from pi or a newer version); otherwise it would double the memory.
+            stored = None if dumps_bytes(agent_message_to_json(message)) == dumps_bytes(raw) else raw
+            return MessageEntry(eid, parent, ts, message, r.rest, stored)
         case "model_change":
             return ModelChangeEntry(eid, parent, ts, r.str_("provider"), r.str_("modelId"), r.rest)
         case "thinking_level_change":
