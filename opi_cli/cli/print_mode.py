@@ -15,7 +15,7 @@ import time
 from typing import IO
 
 from opi_cli._util.jsonio import dumps_bytes
-from opi_cli.agent.events import AgentEvent, SessionSummary, TurnStart
+from opi_cli.agent.events import AgentEvent, CompactionEnd, SessionSummary, TurnStart
 from opi_cli.ai.types import AssistantMessage, ImageContent, Usage
 from opi_cli.cli.runtime import Runtime
 
@@ -45,11 +45,14 @@ async def run_noninteractive(rt: Runtime, prompts: list[tuple[str, list[ImageCon
     turns = 0
     usage = Usage()
     last: AssistantMessage | None = None
+    compaction_error: str | None = None
 
     def observe(ev: AgentEvent) -> None:
-        nonlocal turns, usage, last
+        nonlocal turns, usage, last, compaction_error
         if isinstance(ev, TurnStart):
             turns += 1
+        elif isinstance(ev, CompactionEnd) and ev.reason == "overflow" and ev.error_message and not ev.will_retry:
+            compaction_error = ev.error_message
         elif ev.type == "message_end":
             m = ev.message  # type: ignore[union-attr]
             if isinstance(m, AssistantMessage):
@@ -84,7 +87,7 @@ async def run_noninteractive(rt: Runtime, prompts: list[tuple[str, list[ImageCon
             pass
         await rt.aclose()
     code = 130 if interrupted else (1 if last is None or last.stop_reason in ("error", "aborted") else 0)
-    error = last.error_message if last is not None and code else None
+    error = (compaction_error or last.error_message) if last is not None and code else None
     if last is None and code:
         error = "the run produced no answer"
     if writer is not None:

@@ -34,6 +34,7 @@ from opi_cli.cli.settings import Settings
 from opi_cli.cli.system_prompt import SystemPromptInputs, build_system_prompt, text_or_file
 from opi_cli.errors import OpiError, UsageError
 from opi_cli.session.agent_session import AgentSession
+from opi_cli.session.compaction import CompactionSettings
 from opi_cli.session.store import SessionStore
 from opi_cli.session.stores import JsonlStore, MemoryStore
 from opi_cli.session.writer import SessionWriter
@@ -77,6 +78,13 @@ def _retry(settings: Settings) -> RetrySettings:
         int(r.get("maxRetries", 3)),
         int(r.get("baseDelayMs", 2000)),
         int(r.get("maxDelayMs", 60000)),
+    )
+
+
+def _compaction(settings: Settings) -> CompactionSettings:
+    c = settings.section("compaction")
+    return CompactionSettings(
+        bool(c.get("enabled", True)), int(c.get("reserveTokens", 16384)), int(c.get("keepRecentTokens", 20000))
     )
 
 
@@ -248,7 +256,7 @@ async def _assemble(
             messages=list(ctx.messages) if ctx is not None else [],
         )
     )
-    session = await AgentSession.start(agent, writer, record_settings=is_new)
+    session = await AgentSession.start(agent, writer, record_settings=is_new, compaction=_compaction(settings))
     return Runtime(settings, registry, model, session, tools, [client], store)
 
 

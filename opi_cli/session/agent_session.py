@@ -1,10 +1,16 @@
-"""AgentSession: the Agent bound to a session store, with the session-level events.
+"""AgentSession: the Agent bound to a session store, with compaction and the session events.
 
 Events become entries as they happen, in order, through one writer task: every
 ``message_end`` is queued at once and the queue is drained right before each model
 request, so the user's prompt is stored before the first request (promise 1); the store
 is synced at every ``turn_end`` and on close (promise 2). A store failure never stops the
 run: it becomes one ``persistence_error`` event per cause and the conversation goes on.
+
+Compaction (PROTOCOL.md §6): before a prompt and after a run when the context passes
+``window - reserveTokens``; on a context overflow the error is dropped from the context,
+the session compacts and the run is retried once; ``compact()`` for ``/compact``. One
+compaction at a time; a second trigger is skipped and says so. ``prompt`` returns only
+after any compaction and retry it caused, so non-interactive runs wait for them.
 """
 
 from __future__ import annotations
@@ -13,11 +19,14 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 
-from opi_cli._util.abort import AbortSignal
+from opi_cli._util.abort import AbortController, AbortSignal
 from opi_cli._util.jsonio import JsonValue
 from opi_cli.agent.agent import Agent
 from opi_cli.agent.events import (
     AgentEvent,
+    CompactionEnd,
+    CompactionReason,
+    CompactionStart,
     MessageEnd,
     ModelChanged,
     PersistenceErrorEvent,
@@ -26,8 +35,20 @@ from opi_cli.agent.events import (
     TurnEnd,
 )
 from opi_cli.agent.messages import AgentMessage
+from opi_cli.ai.errors import is_overflow_message
 from opi_cli.ai.model import Model
-from opi_cli.ai.types import ImageContent, ThinkingLevel
+from opi_cli.ai.types import AssistantMessage, ImageContent, ThinkingLevel
+from opi_cli.session.compaction import (
+    CompactionLock,
+    CompactionOutcome,
+    CompactionRequest,
+    CompactionSettings,
+    ContextUsage,
+    compact,
+    context_tokens,
+    preview,
+    should_compact,
+)
 from opi_cli.session.entries import header_to_json
 from opi_cli.session.writer import SessionWriter
 
@@ -36,6 +57,11 @@ __all__ = ["AgentSession"]
 Listener = Callable[[AgentEvent], None]
 _Op = Callable[[], Awaitable[object]]
 
+OVERFLOW_FAILED = (
+    "Context overflow recovery failed after one compact-and-retry attempt. "
+    "Try reducing context or switching to a larger-context model."
+)
+
 
 class AgentSession:
     """One conversation: an :class:`Agent`, the session it is stored in, and subscribers.
@@ -43,9 +69,12 @@ class AgentSession:
     Create with :meth:`start` (inside the event loop); always ``await close()``.
     """
 
-    def __init__(self, agent: Agent, writer: SessionWriter) -> None:
+    def __init__(self, agent: Agent, writer: SessionWriter, compaction: CompactionSettings | None = None) -> None:
         self.agent = agent
         self.writer = writer
+        self.compaction = compaction or CompactionSettings()
+        self._compaction_lock = CompactionLock()
+        self._compaction_abort: AbortController | None = None
         self._listeners: list[Listener] = []
         self._failed: set[str] = set()
         self._queue: asyncio.Queue[_Op] = asyncio.Queue()
@@ -60,9 +89,11 @@ class AgentSession:
         agent.options.hooks = replace(agent.options.hooks, transform_context=before_request)
 
     @classmethod
-    async def start(cls, agent: Agent, writer: SessionWriter, *, record_settings: bool) -> AgentSession:
+    async def start(
+        cls, agent: Agent, writer: SessionWriter, *, record_settings: bool, compaction: CompactionSettings | None = None
+    ) -> AgentSession:
         """Bind and start the writer task; a new session records model and thinking level first."""
-        session = cls(agent, writer)
+        session = cls(agent, writer, compaction)
         session._task = asyncio.create_task(session._drain(), name="opi-session-writer")
         if record_settings:
             m = agent.model
@@ -141,7 +172,108 @@ class AgentSession:
 
     # -- actions
     async def prompt(self, text: str, images: Sequence[ImageContent] = ()) -> list[AgentMessage]:
-        return await self.agent.prompt(text, images)
+        """Send a message; returns after the run and any compaction/retry it caused."""
+        await self._maybe_compact("threshold", include_aborted=True)
+        added = await self.agent.prompt(text, images)
+        return added + await self._after_run()
+
+    async def _after_run(self) -> list[AgentMessage]:
+        last = self.agent.last_assistant
+        if last is not None and last.stop_reason == "error" and self._is_overflow(last):
+            return await self._recover_overflow(last)
+        if last is not None and last.stop_reason != "aborted":
+            await self._maybe_compact("threshold", include_aborted=False)
+        return []
+
+    def _is_overflow(self, m: AssistantMessage) -> bool:
+        model = self.agent.model
+        if m.provider != model.provider or m.model != model.id:
+            return False
+        if m.stop_reason == "error":
+            return is_overflow_message(m.error_message or "")
+        return m.stop_reason == "stop" and m.usage.input + m.usage.cache_read > model.context_window
+
+    async def _recover_overflow(self, failed: AssistantMessage) -> list[AgentMessage]:
+        if failed in self.agent.messages:
+            self.agent.messages.remove(failed)  # stays in the file; never sent again
+        if not self.compaction.enabled:
+            return []
+        outcome = await self._run_compaction("overflow", will_retry=True)
+        if outcome.status != "compacted":
+            return []
+        msgs = self.agent.messages
+        while msgs and isinstance(msgs[-1], AssistantMessage) and msgs[-1].stop_reason in ("error", "aborted"):
+            msgs.pop()  # the failed reply is in the file (and the rebuilt context), not in the retry
+        added = await self.agent.continue_()
+        last = self.agent.last_assistant
+        if last is not None and last.stop_reason == "error" and self._is_overflow(last):
+            self.agent.messages.remove(last)
+            self._emit(CompactionStart("overflow"))
+            self._emit(CompactionEnd("overflow", None, False, False, OVERFLOW_FAILED))
+        return added
+
+    # -- compaction
+    def context_usage(self) -> ContextUsage:
+        """The context size as pi computes it: last reported usage + estimates after it."""
+        return context_tokens(self.agent.messages)
+
+    async def _maybe_compact(self, reason: CompactionReason, *, include_aborted: bool) -> None:
+        if not self.compaction.enabled or not self.agent.messages:
+            return
+        last = self.agent.last_assistant
+        if last is not None and last.stop_reason == "aborted" and not include_aborted:
+            return
+        usage = self.context_usage()
+        if should_compact(usage.tokens, self.agent.model.context_window, self.compaction):
+            await self._run_compaction(reason, will_retry=False)
+
+    async def compact(self, focus: str | None = None) -> CompactionOutcome:
+        """``/compact [focus]``: compact now (waits for the current run to end)."""
+        await self.agent.wait_for_idle()
+        return await self._run_compaction("manual", will_retry=False, focus=focus)
+
+    async def compaction_preview(self) -> list[str]:
+        """``/compact --dry-run``: what would be summarised and kept; changes nothing."""
+        await self.flush()
+        return preview(await self.writer.path_entries(), self.compaction).lines()
+
+    async def _run_compaction(
+        self, reason: CompactionReason, *, will_retry: bool, focus: str | None = None
+    ) -> CompactionOutcome:
+        self._emit(CompactionStart(reason))
+        async with self._compaction_lock.acquire(reason) as got:
+            if not got:
+                message = self._compaction_lock.skipped_message()
+                self._emit(CompactionEnd(reason, None, False, False, message))
+                return CompactionOutcome("skipped", reason, message=message)
+            controller = self._compaction_abort = AbortController()
+            try:
+                outcome = await self._compact_locked(reason, controller.signal, focus)
+            finally:
+                self._compaction_abort = None
+        result = outcome.result.to_json() if outcome.result is not None else None
+        retry = will_retry and outcome.status == "compacted"
+        self._emit(CompactionEnd(reason, result, outcome.aborted, retry, outcome.message))
+        return outcome
+
+    async def _compact_locked(self, reason: CompactionReason, signal: AbortSignal, focus: str | None) -> CompactionOutcome:
+        await self.flush()
+        entries = await self.writer.path_entries()
+        o = self.agent.options
+        outcome = await compact(
+            CompactionRequest(
+                entries, o.provider, o.model, self.compaction, reason,
+                api_key=o.stream_options.api_key, signal=signal, focus=focus,
+                thinking_level=o.thinking_level if o.model.reasoning else "off",
+            ),
+            CompactionLock(),
+        )
+        if outcome.result is not None:
+            r = outcome.result
+            await self.writer.append_compaction(r.summary, r.first_kept_entry_id, r.tokens_before, r.details)
+            await self.writer.sync()
+            self.agent.replace_messages((await self.writer.context()).messages)
+        return outcome
 
     def add_message(self, message: AgentMessage) -> None:
         """Append a message outside a run (``!cmd`` output) to the context and the session."""
@@ -155,6 +287,9 @@ class AgentSession:
         self.agent.follow_up(text)
 
     def abort(self, reason: str = "aborted") -> None:
+        """Abort the run and any running compaction."""
+        if self._compaction_abort is not None:
+            self._compaction_abort.abort(reason)
         self.agent.abort(reason)
 
     def set_model(self, model: Model) -> None:
