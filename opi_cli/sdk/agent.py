@@ -15,7 +15,7 @@ from opi_cli.agent.agent import Agent as LoopAgent
 from opi_cli.agent.events import AgentEvent
 from opi_cli.agent.messages import AgentMessage
 from opi_cli.agent.tool import Tool
-from opi_cli.ai.events import AssistantStreamEvent, ProviderError, StreamError
+from opi_cli.ai.events import AssistantStreamEvent, ProviderError, StreamDone, StreamError
 from opi_cli.ai.model import Model
 from opi_cli.ai.provider import LlmContext, Provider, StreamOptions
 from opi_cli.ai.types import AssistantMessage
@@ -40,6 +40,8 @@ class ErrorRecordingProvider:
         async for ev in self.inner.stream(model, context, options):
             if isinstance(ev, StreamError):
                 self.last_error = ev.error
+            elif isinstance(ev, StreamDone):
+                self.last_error = None  # a retry succeeded: earlier failures no longer explain the run
             yield ev
 
 
