@@ -6,7 +6,12 @@ import json
 from datetime import date
 from pathlib import Path
 
-from opi_cli.cli.system_prompt import SystemPromptInputs, build_system_prompt, find_context_files, text_or_file
+from opi_cli.cli.system_prompt import (
+    SystemPromptInputs,
+    build_system_prompt,
+    find_context_files,
+    text_or_file,
+)
 from opi_cli.tools import DEFAULT_TOOLS, create_builtin_tools
 from tests.conftest import run_opi
 from tests.mock_llm import MockLLM
