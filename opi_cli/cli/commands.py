@@ -26,7 +26,7 @@ from opi_cli.ai.catalog import ModelRegistry
 from opi_cli.ai.model import Model
 from opi_cli.ai.resolve import clamp_thinking, parse_thinking_level, require_api_key
 from opi_cli.ai.types import THINKING_LEVELS, AssistantMessage, ToolResultMessage, UserMessage
-from opi_cli.cli.footer import FooterState, context_tokens
+from opi_cli.cli.footer import FooterState
 from opi_cli.cli.render import fmt_tokens
 from opi_cli.cli.settings import Settings
 from opi_cli.errors import OpiError
@@ -246,7 +246,7 @@ async def _session(host: Host, _args: str) -> None:
         ("Tool calls", str(calls)),
         ("Tokens", f"input {fmt_tokens(t.input)}, output {fmt_tokens(t.output)}, "
                    f"cache read {fmt_tokens(t.cache_read)}, cache write {fmt_tokens(t.cache_write)}"),
-        ("Context", f"{fmt_tokens(context_tokens(msgs))} of {fmt_tokens(s.agent.model.context_window)}"),
+        ("Context", f"{fmt_tokens(s.context_usage().tokens)} of {fmt_tokens(s.agent.model.context_window)}"),
         ("Cost", f"${t.cost.total:.4f}"),
     ]
     for k, v in rows:
@@ -281,11 +281,13 @@ class _Raw:
 
 
 async def _compact(host: Host, args: str) -> None:
-    dry = "--dry-run" in args.split()
-    focus = " ".join(w for w in args.split() if w != "--dry-run") or None
-    result = await host.session.compact(focus, dry_run=dry)  # type: ignore[attr-defined]
-    if dry and result is not None:
-        host.print(Text(str(result)))
+    words = args.split()
+    if "--dry-run" in words:
+        lines = await host.session.compaction_preview()
+        host.print(Text("\n".join(lines) or "Nothing to compact.", style="dim"))
+        return
+    # progress and the result arrive as compaction_start/end events (the streaming view)
+    await host.session.compact(" ".join(words) or None)
 
 
 async def _new(host: Host, _args: str) -> None:

@@ -8,22 +8,19 @@ prompt_toolkit formatted-text fragments.
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 
-from opi_cli.agent.messages import AgentMessage, BashExecutionMessage
 from opi_cli.ai.model import Model
-from opi_cli.ai.types import AssistantMessage, TextContent, ThinkingContent, ToolCall, Usage
+from opi_cli.ai.types import Usage
 from opi_cli.cli.render import fmt_tokens
 
 Fragments = StyleAndTextTuples
 
-__all__ = ["FooterState", "context_tokens", "footer_fragments", "git_branch", "tilde"]
+__all__ = ["FooterState", "footer_fragments", "git_branch", "tilde"]
 
 
 
@@ -58,39 +55,6 @@ def git_branch(cwd: Path) -> str | None:
     return None
 
 
-def _usage_total(u: Usage) -> int:
-    # total_tokens already is the sum of the four; never add both
-    return u.total_tokens or (u.input + u.output + u.cache_read + u.cache_write)
-
-
-def _estimate(m: AgentMessage) -> int:
-    chars = 0
-    if isinstance(m, BashExecutionMessage):
-        chars = len(m.command) + len(m.output)
-    else:
-        for c in getattr(m, "content", ()) or ():
-            if isinstance(c, TextContent):
-                chars += len(c.text)
-            elif isinstance(c, ThinkingContent):
-                chars += len(c.thinking)
-            elif isinstance(c, ToolCall):
-                chars += len(c.name) + len(json.dumps(c.arguments))
-            elif hasattr(c, "data"):
-                chars += 4800  # an image: pi's flat estimate (1200 tokens)
-        chars += len(str(getattr(m, "summary", "")))
-    return (chars + 3) // 4
-
-
-def context_tokens(messages: Sequence[AgentMessage]) -> int:
-    """Context in use: the last good reply's reported usage plus a chars/4 estimate of
-    every message after it (so nothing is counted twice)."""
-    for i in range(len(messages) - 1, -1, -1):
-        m = messages[i]
-        if isinstance(m, AssistantMessage) and m.stop_reason not in ("error", "aborted") and _usage_total(m.usage):
-            return _usage_total(m.usage) + sum(_estimate(x) for x in messages[i + 1 :])
-    return sum(_estimate(x) for x in messages)
-
-
 @dataclass(slots=True)
 class FooterState:
     """What the footer shows that is not in the agent itself."""
@@ -118,8 +82,9 @@ def _fit(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(0, width - 3)] + "..."
 
 
-def footer_fragments(state: FooterState, messages: Sequence[AgentMessage], model: Model, thinking: str, width: int) -> Fragments:
-    """The footer as formatted-text fragments, two lines, ``width`` columns."""
+def footer_fragments(state: FooterState, used: int, model: Model, thinking: str, width: int) -> Fragments:
+    """The footer as formatted-text fragments, two lines, ``width`` columns; ``used`` is the
+    context in use (the session's own figure: last reported usage plus estimates after it)."""
     line1 = tilde(state.cwd, state.home)
     branch = state.branch()
     if branch:
@@ -138,7 +103,6 @@ def footer_fragments(state: FooterState, messages: Sequence[AgentMessage], model
         parts.append(f"W{fmt_tokens(t.cache_write)}")
     if t.cost.total or t.input:
         parts.append(f"${t.cost.total:.3f}")
-    used = context_tokens(messages)
     window = model.context_window or 1
     pct = 100.0 * used / window
     ctx_style = "class:footer.ctx" + (".red" if pct > 90 else ".yellow" if pct > 70 else "")

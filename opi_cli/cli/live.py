@@ -51,6 +51,7 @@ PARA_MAX_LINES = 40
 TAIL_MAX_CHARS = 4000
 """The live tail renders at most this much text: a frame never costs more than that."""
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+_BLANK = Text("")
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,18 +197,24 @@ class StreamView:
     """
 
     def __init__(self, commit: Callable[[RenderableType], None], *, clock: Callable[[], float] = time.monotonic) -> None:
-        self._commit = commit
+        self._sink = commit
+        self._after_blank = True  # the last committed line was blank (or nothing yet)
         self._clock = clock
         self._blocks: dict[int, _Block] = {}
         self._tools: dict[str, _Tool] = {}
         self._stream_tools: dict[int, _Tool] = {}
         self._status: _Status | None = None
         self.hide_thinking = False
+        self.spinner = SPINNER
         self.working = False
         self.last_tool: _Tool | None = None
         self.version = 0  # bumps whenever the live area may look different
         self._cache_key: tuple[int, int, bool, bool] | None = None
         self._cache: list[str] = []
+
+    def _commit(self, renderable: RenderableType) -> None:
+        self._after_blank = renderable is _BLANK
+        self._sink(renderable)
 
     # -- events ---------------------------------------------------------------------------
     def handle(self, ev: AgentEvent) -> None:
@@ -221,7 +228,8 @@ class StreamView:
                 self._end_assistant(m)
             elif isinstance(m, UserMessage):
                 text = "".join(c.text for c in m.content if isinstance(c, TextContent))
-                self._commit(Group(Text(""), render.user_block(text or "(image)")))
+                block = render.user_block(text or "(image)")
+                self._commit(block if self._after_blank else Group(Text(""), block))
         elif isinstance(ev, ToolExecutionStart):
             tool = self._tools.get(ev.tool_call_id)
             if tool is None:
@@ -256,8 +264,8 @@ class StreamView:
             self._status = None
             if ev.aborted:
                 self._commit(render.status_line("Compaction cancelled", "yellow"))
-            elif ev.error_message:
-                self._commit(render.error_line(f"Compaction failed: {ev.error_message}"))
+            elif ev.error_message:  # nothing to compact, another compaction running, a failure
+                self._commit(render.status_line(ev.error_message, "yellow"))
             else:
                 before = ev.result.get("tokensBefore") if ev.result else None
                 n = f" ({render.fmt_tokens(before)} tokens summarised)" if isinstance(before, int) else ""
@@ -294,7 +302,7 @@ class StreamView:
             return
         self._emit(block, block.stream.finish())
         if block.started:
-            self._commit(Text(""))
+            self._commit(_BLANK)
 
     def _on_toolcall(self, src: ContentStart | ContentDelta | ContentEnd) -> None:
         idx = src.content_index
@@ -404,7 +412,7 @@ class StreamView:
             else:
                 out.append(render.status_line(f"{s.text} (escape to cancel)", "yellow"))
         if self.working:
-            frame = SPINNER[int(now * 10) % len(SPINNER)]
+            frame = self.spinner[int(now * 10) % len(self.spinner)]
             out.append(Text.assemble((frame + " ", "cyan"), ("Working...", "dim"), (" (escape to interrupt)", "dim")))
         return out
 

@@ -80,6 +80,10 @@ class Repl:
         self.console = console
         self.color = color
         self.view = StreamView(self._commit)
+        utf8 = console.encoding.lower().replace("-", "") == "utf8"
+        self._rule, self._arrow, self._hook = ("─", "› ", "↳") if utf8 else ("-", "> ", "->")
+        if not utf8:
+            self.view.spinner = "|/-\\"
         self.printer: ScrollbackPrinter
         self.footer = FooterState(settings.cwd, Path(settings.env["HOME"]) if settings.env.get("HOME") else None,
                                   auto_compaction=bool(settings.section("compaction").get("enabled", True)))
@@ -228,8 +232,8 @@ class Repl:
         level = self.session.agent.thinking_level
         bash = self.prompt.default_buffer.text.startswith("!")
         color = "#5faf5f" if bash else _RULE_COLORS.get(level, "#5f5f5f")
-        frags.append((f"fg:{color}", "─" * width + "\n"))
-        frags.append(("class:prompt", "› "))
+        frags.append((f"fg:{color}", self._rule * width + "\n"))
+        frags.append(("class:prompt", self._arrow))
         return frags
 
     def _queue_fragments(self, width: int) -> StyleAndTextTuples:
@@ -240,13 +244,14 @@ class Repl:
                 line = f"{label}: {t.splitlines()[0] if t else ''}"
                 out.append(("class:queue", _fit(line, width) + "\n"))
         if out:
-            out.append(("class:queue", "↳ alt+up to edit all queued messages\n"))
+            out.append(("class:queue", f"{self._hook} alt+up to edit all queued messages\n"))
         return out
 
     def _toolbar(self) -> StyleAndTextTuples:
         width = self.prompt.app.output.get_size().columns
         agent = self.session.agent
-        return footer_fragments(self.footer, agent.messages, agent.model, agent.thinking_level, width)
+        used = self.session.context_usage().tokens
+        return footer_fragments(self.footer, used, agent.model, agent.thinking_level, width)
 
     # -- events ------------------------------------------------------------------------------
     def _on_event(self, ev: AgentEvent) -> None:
@@ -378,6 +383,9 @@ class Repl:
             return
         if self.working or self._shell is not None:
             self._abort()
+            return
+        if self._side_task is not None and not self._side_task.done():
+            self.session.abort("Cancelled by the user")  # e.g. a /compact in progress
             return
         if not ctrl_c:
             return

@@ -94,7 +94,7 @@ class ReplDriver:
         raise AssertionError(f"timed out waiting for {what!r}; screen:\n{self.screen_text()}")
 
     def wait_ready(self) -> None:
-        self.wait_for(lambda: any(line.startswith("›") for line in self.screen_lines()))
+        self.wait_for(lambda: any(line.startswith(("›", ">")) for line in self.screen_lines()))
 
     def send(self, text: str) -> None:
         self.child.send(text)

@@ -20,12 +20,11 @@ from opi_cli.agent.events import (
     ToolExecutionStart,
     ToolExecutionUpdate,
 )
-from opi_cli.agent.messages import BashExecutionMessage
 from opi_cli.ai.events import ContentDelta, ContentEnd, ContentStart
 from opi_cli.ai.model import Model
-from opi_cli.ai.types import AssistantMessage, TextContent, ToolCall, ToolResultMessage, Usage, UserMessage
+from opi_cli.ai.types import AssistantMessage, TextContent, ToolCall, Usage, UserMessage
 from opi_cli.cli.commands import close_matches, parse_command
-from opi_cli.cli.footer import FooterState, context_tokens, footer_fragments, tilde
+from opi_cli.cli.footer import FooterState, footer_fragments, tilde
 from opi_cli.cli.live import MarkdownStream, StreamView
 from opi_cli.cli.render import fmt_tokens
 
@@ -151,24 +150,12 @@ def test_narrow_and_non_utf8_rendering_does_not_fail() -> None:
     assert b"h?llo" in data
 
 
-def test_context_uses_last_usage_plus_estimates_without_double_counting() -> None:
-    u = Usage(100, 50, 1000, 10, 1160)
-    msgs = [UserMessage((TextContent("x" * 400),), 0), assistant(TextContent("ok"), usage=u),
-            ToolResultMessage("c", "bash", (TextContent("y" * 40),), None, False, 0),
-            BashExecutionMessage("ls", "z" * 36, 0, False, False, 0)]
-    assert context_tokens(msgs) == 1160 + 10 + 10
-    assert context_tokens(msgs[:1]) == 100
-    aborted = assistant(TextContent("partial"), stop="aborted", usage=Usage(1, 1, 0, 0, 2))
-    assert context_tokens([*msgs[:2], aborted]) == 1160 + 2
-
-
 def test_footer_colours_context_and_formats_tokens(tmp_path: Path) -> None:
     home = tmp_path
     model = Model("m", "p", "openai-completions", "", context_window=1000, reasoning=True)
     state = FooterState(home / "proj", home, session_name="work")
     state.add_usage(Usage(1234, 56, 0, 0, 1290))
-    msgs = [assistant(TextContent("x"), usage=Usage(900, 10, 0, 0, 910))]
-    frags = footer_fragments(state, msgs, model, "high", 80)
+    frags = footer_fragments(state, 910, model, "high", 80)
     text = "".join(t for _, t in frags)
     assert "~/proj • work" in text and "↑1.2k ↓56" in text and "91.0%/1.0k" in text and "m • high" in text
     assert any(style.endswith(".red") for style, _ in frags)
@@ -199,3 +186,5 @@ def test_retry_countdown_and_compaction_status_lines() -> None:
     assert "Auto-compacting... (escape to cancel)" in view.render_live(80, 5, color=False)
     view.handle(CompactionEnd("threshold", {"tokensBefore": 120000}, False, False))
     assert "Compacted context (120k tokens summarised)" in text_of(committed)
+    view.handle(CompactionEnd("manual", None, False, False, "Nothing to compact"))
+    assert "Nothing to compact" in text_of(committed[-1:])

@@ -237,3 +237,29 @@ def test_narrow_terminal_and_no_color(start_repl: Any, monkeypatch: pytest.Monke
     assert b"\x1b[38;" not in drv.raw.split(b"hi\r")[-1]  # no colours after the prompt
     drv.send("\x04")
     assert drv.wait_exit() == 0
+
+
+def test_compact_dry_run_then_compact_records_a_compaction(start_repl: Any) -> None:
+    home = Path(os.environ["OPI_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "settings.json").write_text(json.dumps({"compaction": {"keepRecentTokens": 10}}))
+    script = {"responses": [
+        {"steps": [{"text": "first answer " * 30}]},
+        {"steps": [{"text": "second answer " * 30}]},
+        {"steps": [{"text": "## Goal\nSUMMARY-OF-CHAT"}]},
+        {"steps": [{"text": "## Goal\nSUMMARY-OF-PREFIX"}]},
+    ]}
+    drv, srv = start_repl(script)
+    drv.type_line("question one")
+    drv.wait_for("first answer")
+    drv.type_line("question two")
+    drv.wait_for("second answer")
+    drv.type_line("/compact --dry-run")
+    drv.wait_for("Would summarise")
+    assert len(srv.requests) == 2  # a dry run asks no model
+    drv.type_line("/compact keep the goal")
+    drv.wait_for("Compacted context")
+    drv.send("\x04")
+    assert drv.wait_exit() == 0
+    entries = [json.loads(line) for f in home.glob("sessions/*/*.jsonl") for line in f.read_text().splitlines()]
+    assert any(e["type"] == "compaction" for e in entries)
