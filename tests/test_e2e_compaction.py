@@ -167,3 +167,32 @@ async def test_two_simultaneous_triggers_run_one_compaction() -> None:
     await session.close()
     await store.close()
     _ = started
+
+
+async def test_abort_cancels_a_running_compaction_cleanly() -> None:
+    release = asyncio.Event()
+    provider = FauxProvider([FauxResponse(text="a " * 200), FauxResponse(text="b " * 200),
+                             FauxResponse(text="SUMMARY " * 50, chunk_size=1, delay_s=0.01)])
+    agent = Agent(AgentOptions(model=faux_model(context_window=100000), provider=provider))
+    store = MemoryStore()
+    writer = await SessionWriter.create(store, cwd="/tmp")
+    session = await AgentSession.start(agent, writer, record_settings=True,
+                                       compaction=CompactionSettings(True, 1000, 10))
+    events: list[AgentEvent] = []
+    session.subscribe(lambda e: (events.append(e), release.set() if e.type == "compaction_start" else None))
+    await session.prompt("one " * 50)
+    await session.prompt("two " * 50)
+    before = list(agent.messages)
+    task = asyncio.create_task(session.compact())
+    await release.wait()
+    await asyncio.sleep(0.05)
+    session.abort("Escape")
+    outcome = await task
+    assert outcome.status == "aborted"
+    end = [e for e in events if e.type == "compaction_end"][-1]
+    assert end.to_json()["aborted"] is True and "result" not in end.to_json()
+    assert agent.messages == before  # nothing changed
+    entries = await session.writer.path_entries()
+    assert not any(e.type == "compaction" for e in entries)
+    await session.close()
+    await store.close()
