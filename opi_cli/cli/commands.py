@@ -307,15 +307,21 @@ async def _resume(host: Host, _args: str) -> None:
 
 
 async def _tree(host: Host, _args: str) -> None:
-    points: list[tuple[str, str]] = host.session.tree_points()  # type: ignore[attr-defined]
-    idx = await host.choose("Go to which point?", [label for _, label in points])
+    points: list[tuple[str, str]] = await host.session.tree_points()  # type: ignore[attr-defined]
+    if not points:
+        host.print(Text("No messages yet."))
+        return
+    idx = await host.choose("Go to which point? (* = current path)", [label for _, label in points])
     if idx is not None:
-        host.session.navigate(points[idx][0])  # type: ignore[attr-defined]
+        await host.session.navigate(points[idx][0])  # type: ignore[attr-defined]
         host.print(Text(f"Moved to {points[idx][1]}", style="green"))
 
 
 async def _fork(host: Host, _args: str) -> None:
-    points: list[tuple[str, str]] = host.session.fork_points()  # type: ignore[attr-defined]
+    points: list[tuple[str, str]] = await host.session.fork_points()  # type: ignore[attr-defined]
+    if not points:
+        host.print(Text("No user messages to fork from."))
+        return
     idx = await host.choose("Fork from which message?", [label for _, label in points])
     if idx is not None:
         text: str = await host.session.fork(points[idx][0])  # type: ignore[attr-defined]

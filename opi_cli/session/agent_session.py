@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 
 from opi_cli._util.abort import AbortController, AbortSignal
 from opi_cli._util.jsonio import JsonValue
@@ -49,7 +50,8 @@ from opi_cli.session.compaction import (
     preview,
     should_compact,
 )
-from opi_cli.session.entries import header_to_json
+from opi_cli.session import navigation
+from opi_cli.session.entries import MessageEntry, header_to_json
 from opi_cli.session.writer import SessionWriter
 
 __all__ = ["AgentSession"]
@@ -301,6 +303,71 @@ class AgentSession:
     def set_name(self, name: str) -> None:
         self._enqueue(lambda: self.writer.append_session_info(name))
         self._emit(SessionInfoChanged(name))
+
+    # -- moving between sessions and points (/new, /resume, /tree, /fork, /export)
+    async def _replace_writer(self, writer: SessionWriter, *, new: bool) -> None:
+        await self.flush()
+        old, self.writer = self.writer, writer
+        try:
+            await old.close()
+        except Exception as exc:
+            self._report(exc)
+        if new:
+            m = self.agent.model
+            self._enqueue(lambda: writer.append_model_change(m.provider, m.id))
+            level = self.agent.thinking_level
+            self._enqueue(lambda: writer.append_thinking_level_change(level))
+        await self._reload()
+
+    async def _reload(self) -> None:
+        await self.flush()
+        ctx = await self.writer.context()
+        self.agent.replace_messages(ctx.messages)
+
+    async def new_session(self) -> None:
+        """``/new``: an empty session in the same store and folder."""
+        await self.agent.wait_for_idle()
+        await self._replace_writer(await SessionWriter.create(self.writer.store, cwd=self.writer.header.cwd), new=True)
+
+    async def list_sessions(self) -> list[tuple[str, str]]:
+        return await navigation.session_choices(self.writer)
+
+    async def switch_session(self, ref: str) -> None:
+        """``/resume``: continue another session (a path or an id prefix)."""
+        await self.agent.wait_for_idle()
+        other = await SessionWriter.open(self.writer.store, ref, cwd=self.writer.header.cwd)
+        await self._replace_writer(other, new=False)
+
+    async def tree_points(self) -> list[tuple[str, str]]:
+        await self.flush()
+        return await navigation.tree_points(self.writer)
+
+    async def navigate(self, entry_id: str) -> None:
+        """``/tree``: move the current position to ``entry_id`` (recorded as a ``leaf`` entry)."""
+        await self.agent.wait_for_idle()
+        await self.flush()
+        await self.writer.move_to(entry_id)
+        await self.writer.sync()
+        await self._reload()
+
+    async def fork_points(self) -> list[tuple[str, str]]:
+        await self.flush()
+        return await navigation.fork_points(self.writer)
+
+    async def fork(self, entry_id: str) -> str:
+        """``/fork``: a new session with the history before the user message ``entry_id``;
+        returns that message's text (for the editor)."""
+        await self.agent.wait_for_idle()
+        await self.flush()
+        entry = await self.writer.entry(entry_id)
+        text = navigation.user_text(entry.message) if isinstance(entry, MessageEntry) else ""
+        forked = await self.writer.fork(entry.parent_id if entry is not None else None)
+        await self._replace_writer(forked, new=False)
+        return text
+
+    async def export(self, target: str | None = None) -> str:
+        await self.flush()
+        return str(await navigation.export_to(self.writer, target, Path(self.writer.header.cwd)))
 
     async def close(self) -> None:
         """Wait for the run, store everything, sync and release the session."""

@@ -99,6 +99,10 @@ class SessionWriter:
         return self._handle
 
     @property
+    def store(self) -> SessionStore:
+        return self._store
+
+    @property
     def index(self) -> SessionIndex:
         return self._index
 
@@ -274,6 +278,26 @@ class SessionWriter:
         entry = await self._append(lambda i, p, t: LeafEntry(i, entry_id, t, entry_id))
         assert isinstance(entry, LeafEntry)
         return entry
+
+    async def entries_at(self, positions: Sequence[int]) -> dict[int, Entry]:
+        """The entries at tree ``positions`` (read from the store as needed)."""
+        return await self._materialise(positions)
+
+    async def fork(self, up_to: str | None) -> SessionWriter:
+        """A new session holding the root-to-``up_to`` path (``None``: an empty session),
+        with ``parentSession`` naming this one (``/fork``). This session is not changed.
+
+        Raises:
+            SessionError: ``up_to`` is not in this session.
+        """
+        tree = self._index.tree
+        saved = tree.leaf
+        try:
+            self._move(up_to)
+            handle, index = await fork_to_new_file(self._store, self._handle, self._index, path_only=True)
+        finally:
+            tree.leaf = saved
+        return SessionWriter(self._store, handle, index)
 
     async def sync(self) -> None:
         """Make every appended entry durable (call at turn end, before exit, and after the first prompt)."""
