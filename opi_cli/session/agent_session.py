@@ -39,6 +39,7 @@ from opi_cli.agent.messages import AgentMessage
 from opi_cli.ai.errors import is_overflow_message
 from opi_cli.ai.model import Model
 from opi_cli.ai.types import AssistantMessage, ImageContent, ThinkingLevel
+from opi_cli.session import navigation
 from opi_cli.session.compaction import (
     CompactionLock,
     CompactionOutcome,
@@ -50,7 +51,6 @@ from opi_cli.session.compaction import (
     preview,
     should_compact,
 )
-from opi_cli.session import navigation
 from opi_cli.session.entries import MessageEntry, header_to_json
 from opi_cli.session.writer import SessionWriter
 

@@ -29,6 +29,13 @@ def find_binary(shell_ops: ShellOps, *names: str) -> str | None:
     return None
 
 
+async def accepts_flags(shell_ops: ShellOps, binary: str, flags: Sequence[str], cwd: str, signal: AbortSignal) -> bool:
+    """True when ``binary`` runs with ``flags`` (older fd/rg builds lack some; then the
+    pure-Python path is used, so results never depend on the installed version)."""
+    run = await run_lines(shell_ops, [binary, *flags, "--version"], cwd, signal, lambda _line: True)
+    return run.code == 0
+
+
 async def run_lines(
     shell_ops: ShellOps,
     argv: Sequence[str],

@@ -11,7 +11,7 @@ from opi_cli._util.jsonio import JsonValue
 from opi_cli.agent.tool import ExecutionMode, ToolResult, UpdateCallback, error_result, text_result
 from opi_cli.errors import ToolError
 from opi_cli.tools.args import opt_int, opt_str, req_str
-from opi_cli.tools.external import find_binary, run_lines
+from opi_cli.tools.external import accepts_flags, find_binary, run_lines
 from opi_cli.tools.gitignore import glob_to_regex
 from opi_cli.tools.ops import FileOps, ShellOps
 from opi_cli.tools.paths import display_path, resolve_path
@@ -75,6 +75,7 @@ class FindTool:
         self.file_ops = file_ops
         self.shell_ops = shell_ops
         self.use_external = use_external
+        self._fd_ok: bool | None = None  # does the installed fd accept --no-require-git?
         self.home = home
 
     async def execute(
@@ -103,6 +104,8 @@ class FindTool:
         fd = None
         if self.use_external and self.shell_ops is not None and "/" not in pattern:
             fd = find_binary(self.shell_ops, "fd", "fdfind")
+            if fd is not None and not await self._fd_usable(fd, signal):
+                fd = None
         if fd is not None:
             found = await self._fd(fd, pattern, search, signal)
         else:
@@ -141,6 +144,12 @@ class FindTool:
                 if len(found) >= limit:
                     break
         return found
+
+    async def _fd_usable(self, fd: str, signal: AbortSignal) -> bool:
+        if self._fd_ok is None:
+            assert self.shell_ops is not None
+            self._fd_ok = await accepts_flags(self.shell_ops, fd, ["--no-require-git"], self.cwd, signal)
+        return self._fd_ok
 
     async def _fd(self, fd: str, pattern: str, search: str, signal: AbortSignal) -> list[str]:
         assert self.shell_ops is not None

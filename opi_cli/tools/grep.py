@@ -133,7 +133,10 @@ class GrepTool:
             )
         except re.error as exc:
             return error_result(f"Invalid regex pattern: {exc}")
-        rg = find_binary(self.shell_ops, "rg") if self.use_external and self.shell_ops else None
+        # rg's --glob overrides .gitignore; a basename glob goes in as an rg type filter (which
+        # respects it), and a glob with a "/" uses the Python path, so results never differ
+        external = self.use_external and self.shell_ops is not None and not (glob and "/" in glob)
+        rg = find_binary(self.shell_ops, "rg") if external and self.shell_ops else None
         if rg is not None:
             hits, reached = await self._rg(rg, pattern, search, glob, ignore_case, literal, limit, signal)
         else:
@@ -217,7 +220,7 @@ class GrepTool:
         if literal:
             argv.append("--fixed-strings")
         if glob:
-            argv += ["--glob", glob]
+            argv += ["--type-add", f"opiglob:{glob}", "--type", "opiglob"]
         argv += ["--regexp", pattern, "--", search]
         hits: list[_Hit] = []
 
