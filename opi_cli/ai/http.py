@@ -9,18 +9,28 @@ Aborts close the response at once, so a blocked read returns immediately.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
+from typing import Any, Protocol
 
 import httpx
 
 from opi_cli._util.jsonio import JsonValue, dumps_bytes
 from opi_cli.ai.errors import classify_http
-from opi_cli.ai.events import ProviderError
+from opi_cli.ai.events import AssistantStreamEvent, ProviderError
 from opi_cli.ai.provider import StreamOptions
 from opi_cli.ai.sse import SSEDecoder, SSEEvent
 
-__all__ = ["ProviderFailure", "list_model_ids", "make_client", "post_sse", "probe_models", "redact"]
+__all__ = [
+    "ProviderFailure",
+    "SSEParser",
+    "drive_sse",
+    "list_model_ids",
+    "make_client",
+    "post_sse",
+    "probe_models",
+    "redact",
+]
 
 
 class ProviderFailure(Exception):
@@ -49,7 +59,7 @@ def redact(text: str, secret: str | None) -> str:
 
 async def post_sse(
     url: str, headers: dict[str, str], body: dict[str, JsonValue], options: StreamOptions
-) -> AsyncIterator[SSEEvent]:
+) -> AsyncGenerator[SSEEvent, None]:
     """POST ``body`` as JSON and yield the SSE events of the response.
 
     Raises:
@@ -117,6 +127,48 @@ async def post_sse(
             await response.aclose()
         if owns:
             await client.aclose()
+
+
+class SSEParser(Protocol):
+    """One wire format's parser, as :func:`drive_sse` drives it."""
+
+    @property
+    def done(self) -> bool:
+        """True once the response is complete or failed (stop reading)."""
+        ...
+
+    def feed(self, sse: SSEEvent) -> list[AssistantStreamEvent]: ...
+
+    def at_eof(self) -> list[AssistantStreamEvent]:
+        """Reading stopped (EOF or ``done``): the final event if not yet given (success,
+        or an incomplete-stream error); nothing when the parser already ended."""
+        ...
+
+    def on_failure(self, error: ProviderError) -> list[AssistantStreamEvent]:
+        """An HTTP, network or abort failure (nothing, if the parser already ended)."""
+        ...
+
+
+async def drive_sse(
+    url: str, headers: dict[str, str], body: dict[str, JsonValue], options: StreamOptions, parser: SSEParser
+) -> AsyncIterator[AssistantStreamEvent]:
+    """POST ``body`` (after ``options.on_payload``) and feed the SSE events to ``parser``."""
+    if options.on_payload is not None:
+        replaced = options.on_payload(body)
+        body = body if replaced is None else replaced
+    try:
+        async with aclosing(post_sse(url, headers, body, options)) as events:
+            async for sse in events:
+                for ev in parser.feed(sse):
+                    yield ev
+                if parser.done:
+                    break
+    except ProviderFailure as exc:
+        for ev in parser.on_failure(exc.error):
+            yield ev
+        return
+    for ev in parser.at_eof():
+        yield ev
 
 
 async def probe_models(base_url: str, timeout_s: float = 0.4) -> bool:

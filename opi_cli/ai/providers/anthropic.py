@@ -10,14 +10,12 @@ success needs ``message_stop`` or a stop reason before EOF.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import aclosing
-from typing import cast
+from collections.abc import AsyncIterator
 
 from opi_cli._util.jsonio import JsonValue, dumps, loads
 from opi_cli.ai.errors import classify_stream_error
 from opi_cli.ai.events import AssistantStreamEvent, ProviderError
-from opi_cli.ai.http import ProviderFailure, post_sse
+from opi_cli.ai.http import drive_sse
 from opi_cli.ai.model import Model
 from opi_cli.ai.provider import LlmContext, MessageBuilder, StreamOptions
 from opi_cli.ai.sse import SSEEvent
@@ -343,6 +341,16 @@ class _Parser:
             return self.complete()
         return self._fail(ProviderError("incomplete", "The stream ended before the response was complete."))
 
+    @property
+    def done(self) -> bool:
+        return self.finished
+
+    def on_failure(self, error: ProviderError) -> list[AssistantStreamEvent]:
+        if self.finished:
+            return []
+        self.finished = True
+        return [self.b.fail(error, aborted=error.kind == "aborted")]
+
     def _fail(self, error: ProviderError) -> list[AssistantStreamEvent]:
         self.finished = True
         return [self.b.fail(error)]
@@ -367,22 +375,7 @@ class AnthropicProvider:
     ) -> AsyncIterator[AssistantStreamEvent]:
         builder = MessageBuilder(model)
         yield builder.start()
-        body = build_anthropic_request(model, context, options)
-        if options.on_payload is not None:
-            body = options.on_payload(body) or body
         url = model.base_url.rstrip("/") + "/messages"
-        parser = _Parser(builder)
-        try:
-            request = post_sse(url, _headers(model, options), body, options)
-            async with aclosing(cast("AsyncGenerator[SSEEvent, None]", request)) as events:
-                async for sse in events:
-                    for ev in parser.feed(sse):
-                        yield ev
-                    if parser.finished:
-                        return
-        except ProviderFailure as exc:
-            if not parser.finished:
-                yield builder.fail(exc.error, aborted=exc.error.kind == "aborted")
-            return
-        for ev in parser.at_eof():
+        body = build_anthropic_request(model, context, options)
+        async for ev in drive_sse(url, _headers(model, options), body, options, _Parser(builder)):
             yield ev

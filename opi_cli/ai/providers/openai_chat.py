@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from contextlib import aclosing
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Literal, cast
+from typing import Literal
 
 from opi_cli._util.jsonio import JsonValue, dumps, loads
 from opi_cli.ai.errors import classify_stream_error
 from opi_cli.ai.events import AssistantStreamEvent, ProviderError
-from opi_cli.ai.http import ProviderFailure, post_sse
+from opi_cli.ai.http import drive_sse
 from opi_cli.ai.model import Model
 from opi_cli.ai.provider import LlmContext, MessageBuilder, StreamOptions
 from opi_cli.ai.sse import SSEEvent
@@ -496,6 +495,19 @@ class _ChatStream:
         return out
 
     # -- the end
+    @property
+    def done(self) -> bool:
+        return self.ended
+
+    def at_eof(self) -> list[AssistantStreamEvent]:
+        return [] if self.failed else self.finish()
+
+    def on_failure(self, error: ProviderError) -> list[AssistantStreamEvent]:
+        # a connection lost after the finish chunk still delivered the whole answer
+        if error.kind == "network" and self.finish_reason is not None:
+            return self.at_eof()
+        return [self.fail(error, aborted=error.kind == "aborted")]
+
     def fail(self, error: ProviderError, *, aborted: bool = False) -> AssistantStreamEvent:
         self.ended = self.failed = True
         if self._usage is not None:
@@ -541,25 +553,7 @@ class OpenAIChatProvider:
     ) -> AsyncIterator[AssistantStreamEvent]:
         builder = MessageBuilder(model)
         yield builder.start()
-        body = build_body(model, context, options)
-        if options.on_payload is not None:
-            replaced = options.on_payload(body)
-            body = body if replaced is None else replaced
         url = model.base_url.rstrip("/") + "/chat/completions"
-        parser = _ChatStream(builder)
-        try:
-            stream = cast(AsyncGenerator[SSEEvent, None], post_sse(url, _headers(model, options), body, options))
-            async with aclosing(stream) as events:
-                async for ev in events:
-                    for out in parser.feed(ev):
-                        yield out
-                    if parser.ended:
-                        break
-        except ProviderFailure as exc:
-            # a connection lost after the finish chunk still delivered the whole answer
-            if exc.error.kind != "network" or parser.finish_reason is None:
-                yield parser.fail(exc.error, aborted=exc.error.kind == "aborted")
-                return
-        if not parser.failed:
-            for out in parser.finish():
-                yield out
+        body = build_body(model, context, options)
+        async for ev in drive_sse(url, _headers(model, options), body, options, _ChatStream(builder)):
+            yield ev
