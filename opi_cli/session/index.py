@@ -8,6 +8,9 @@ Entries are parsed in full only when they are needed (promise 10).
 
 from __future__ import annotations
 
+import sys
+from array import array
+
 from dataclasses import dataclass, field
 
 from opi_cli._util.jsonio import JsonValue, loads
@@ -49,7 +52,7 @@ class SessionIndex:
 
     header: SessionHeader
     tree: SessionTree = field(default_factory=SessionTree)
-    locators: list[int] = field(default_factory=list)
+    locators: array[int] = field(default_factory=lambda: array("q"))
     damaged: int = 0
     damage: list[Damage] = field(default_factory=list)
     cache: dict[int, Entry] = field(default_factory=dict)
@@ -89,6 +92,7 @@ def node_from_json(d: JsonValue) -> Node | EntryError:
     kind, eid = d.get("type"), d.get("id")
     if not isinstance(kind, str) or not kind:
         return EntryError("entry has no type")
+    kind = sys.intern(kind)  # one copy of "message" etc., not one per entry (promise 10)
     if kind == "session":
         return EntryError("a second session header")
     if not isinstance(eid, str) or not eid:
@@ -99,7 +103,8 @@ def node_from_json(d: JsonValue) -> Node | EntryError:
             message = d.get("message")
             if not isinstance(message, dict):
                 return EntryError(f"message entry {eid} has no message")
-            return Node(eid, parent, kind, None, _str_or_none(message.get("role")))
+            role = _str_or_none(message.get("role"))
+            return Node(eid, parent, kind, None, sys.intern(role) if role is not None else None)
         case "leaf":
             target = d.get("targetId")
             if target is not None and not isinstance(target, str):
