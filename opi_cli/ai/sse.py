@@ -47,7 +47,13 @@ class SSEDecoder:
             if text.startswith("\n"):
                 text = text[1:]
         out: list[SSEEvent] = []
-        buf = self._buf + text
+        buf = self._buf + text if self._buf else text
+        if "\r" not in buf:  # the usual case: LF only, one split instead of a scan per line
+            lines = buf.split("\n")
+            self._buf = lines.pop()
+            for line in lines:
+                self._line(line, out)
+            return out
         start = 0
         n = len(buf)
         while True:

@@ -397,13 +397,15 @@ class _ChatStream:
         return out
 
     def _delta(self, d: Json) -> list[AssistantStreamEvent]:
+        content = d.get("content")
+        if type(content) is str and (len(d) == 1 or (len(d) == 2 and "role" in d)):
+            return self._emit("text", content) if content else []  # the common case: text only
         out: list[AssistantStreamEvent] = []
         for name in _REASONING_FIELDS:  # first non-empty only: some servers repeat it
             text = _nonempty(d.get(name))
             if text is not None:
                 out.extend(self._emit("thinking", text, name))
                 break
-        content = d.get("content")
         if isinstance(content, str) and content:
             out.extend(self._emit("text", content))
         elif isinstance(content, list):  # Mistral (Magistral) parts
