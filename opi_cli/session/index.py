@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sys
 from array import array
-
 from dataclasses import dataclass, field
 
 from opi_cli._util.jsonio import JsonValue, loads

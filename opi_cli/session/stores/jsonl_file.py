@@ -13,6 +13,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -119,12 +120,25 @@ class LockFile:
         self._session_path = session_path
         self._fd: int | None = None
 
-    def acquire(self) -> None:
-        """Take the lock or raise ``SessionError`` naming the holder's pid."""
+    def acquire(self, wait_s: float = 1.0) -> None:
+        """Take the lock or raise ``SessionError`` naming the holder's pid.
+
+        A holder may be momentary: a process killed while forking a tool leaves a child that
+        holds a copy of the lock until it execs (milliseconds), so a busy lock is retried for
+        ``wait_s`` before it counts as another opi process.
+        """
+        deadline = time.monotonic() + wait_s
         for _ in range(10):
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                while True:
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except OSError as busy:
+                        if busy.errno not in (errno.EWOULDBLOCK, errno.EAGAIN) or time.monotonic() >= deadline:
+                            raise
+                        time.sleep(0.02)
             except OSError as exc:
                 holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
                 os.close(fd)
