@@ -27,7 +27,10 @@ app = typer.Typer(
     help=(
         "opi: a coding agent for your terminal.\n\n"
         "opi [OPTIONS] [MESSAGES]... runs the agent: interactive on a terminal, or "
-        "non-interactive with -p/--print (final answer) or --json (one event per line)."
+        "non-interactive with -p/--print (final answer) or --json (one event per line).\n\n"
+        "Common options (all listed by `opi chat --help`): --model, --provider, --base-url, "
+        "--api, --api-key, --thinking, --tools, --no-tools, -c/--continue, --no-session, "
+        "--session-dir, --store, --system-prompt, --append-system-prompt, --max-turns, --debug."
     ),
     add_completion=False,
     no_args_is_help=False,
