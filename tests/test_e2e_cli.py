@@ -203,3 +203,21 @@ def test_schema_command_prints_a_valid_schema(workdir: Path) -> None:
 def test_version(workdir: Path) -> None:
     proc = run_opi(["--version"], cwd=workdir)
     assert proc.returncode == 0 and proc.stdout.startswith("opi ")
+
+
+def test_models_lists_catalogue_and_models_json(workdir: Path, opi_home: Path) -> None:
+    (opi_home / "models.json").write_text(json.dumps({"providers": {"ollama": {
+        "baseUrl": "http://localhost:11434/v1", "api": "openai-completions", "apiKey": "ollama",
+        "models": [{"id": "qwen2.5-coder:7b", "contextWindow": 32768}]}}}))
+    proc = run_opi(["models"], cwd=workdir)
+    assert proc.returncode == 0, proc.stderr
+    rows = {tuple(line.split()[:3]) for line in proc.stdout.splitlines()}
+    assert ("ollama", "qwen2.5-coder:7b", "33k") in rows
+    assert any(r[0] == "anthropic" for r in rows) and any(r[0] == "openai" for r in rows)
+    only = run_opi(["models", "qwen"], cwd=workdir)
+    assert "qwen2.5-coder:7b" in only.stdout and "claude" not in only.stdout
+    bad = opi_home / "models.json"
+    bad.write_text('{"providers": {"x": }}')
+    broken = run_opi(["models"], cwd=workdir)
+    assert broken.returncode == 2 and "models.json:1:" in broken.stderr and "malformed JSON" in broken.stderr
+    assert bad.read_text() == '{"providers": {"x": }}'  # never overwritten
