@@ -688,3 +688,28 @@ async def test_failed_turns_skipped_and_orphan_calls_answered() -> None:
         ("tool", "c1", "No result provided"),
         ("user", None, "go on"),
     ]
+
+
+def test_responses_style_ids_go_out_as_their_call_id_part() -> None:
+    from opi_cli.ai.provider import LlmContext, StreamOptions
+    from opi_cli.ai.types import (
+        AssistantMessage,
+        TextContent,
+        ToolCall,
+        ToolResultMessage,
+        Usage,
+        UserMessage,
+    )
+
+    call = ToolCall("call_9|fc_9", "read", {"path": "a"})
+    msgs = (
+        UserMessage((TextContent("go"),), 1),
+        AssistantMessage((call,), "openai-responses", "openai", "gpt-x", Usage(), "toolUse", 2),
+        ToolResultMessage("call_9|fc_9", "read", (TextContent("data"),), False, 3),
+    )
+    from opi_cli.ai.providers.openai_chat import build_body
+
+    body = build_body(make_model(), LlmContext("", msgs), StreamOptions())
+    assistant = next(m for m in body["messages"] if m["role"] == "assistant")
+    tool = next(m for m in body["messages"] if m["role"] == "tool")
+    assert assistant["tool_calls"][0]["id"] == "call_9" and tool["tool_call_id"] == "call_9"

@@ -90,7 +90,9 @@ async def test_function_call_reported_by_call_id() -> None:
     msg = end.message
     (call,) = msg.content
     assert isinstance(call, ToolCall)
-    assert call.id == "call_kL0PCQV7M2WMoVX8V8OtYSAL" and call.name == "get_capital"
+    # reported as call_id|item id (results answer the call_id; replay needs the fc_ item id)
+    assert call.id.split("|")[0] == "call_kL0PCQV7M2WMoVX8V8OtYSAL" and call.id.split("|")[1].startswith("fc_")
+    assert call.name == "get_capital"
     assert call.arguments == {"country": "France"} and call.parse_error is None
     assert msg.stop_reason == "toolUse"
     assert (msg.usage.input, msg.usage.output, msg.usage.cache_read, msg.usage.total_tokens) == (
@@ -210,7 +212,7 @@ async def test_arguments_done_wins_over_deltas() -> None:
     )
     end = _check_shape(await _events([body]))
     assert isinstance(end, StreamDone) and end.message.stop_reason == "toolUse"
-    assert end.message.tool_calls == (ToolCall("call_1", "bash", {"cmd": "ls"}),)
+    assert end.message.tool_calls == (ToolCall("call_1|fc_1", "bash", {"cmd": "ls"}),)
 
 
 async def test_http_429_insufficient_quota() -> None:
@@ -233,7 +235,7 @@ async def test_item_done_without_added_still_reports_the_call() -> None:
     )
     end = _check_shape(await _events([body]))
     assert isinstance(end, StreamDone) and end.message.stop_reason == "toolUse"
-    assert end.message.tool_calls == (ToolCall("call_2", "read", {"path": "x"}),)
+    assert end.message.tool_calls == (ToolCall("call_2|fc_2", "read", {"path": "x"}),)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -328,3 +330,24 @@ async def test_thinking_from_another_api_is_not_replayed() -> None:
     _req, body = await _request(ctx)
     (replayed,) = body["input"][1:]
     assert replayed["type"] == "message" and "id" not in replayed
+
+
+def test_replayed_call_keeps_its_item_id_and_results_answer_the_call_id() -> None:
+    from opi_cli.ai.model import Model
+    from opi_cli.ai.provider import LlmContext, StreamOptions
+    from opi_cli.ai.providers.openai_responses import build_responses_request
+    from opi_cli.ai.types import AssistantMessage, TextContent, ToolResultMessage, Usage, UserMessage
+
+    model = Model("gpt-x", "openai", "openai-responses", "https://api.openai.com/v1", reasoning=True)
+    call = ToolCall("call_9|fc_9", "read", {"path": "a"})
+    msgs = (
+        UserMessage((TextContent("go"),), 1),
+        AssistantMessage((call,), "openai-responses", "openai", "gpt-x", Usage(), "toolUse", 2),
+        ToolResultMessage("call_9|fc_9", "read", (TextContent("data"),), False, 3),
+    )
+    body = build_responses_request(model, LlmContext("", msgs), StreamOptions())
+    items = body["input"]
+    fc = next(i for i in items if i.get("type") == "function_call")
+    out = next(i for i in items if i.get("type") == "function_call_output")
+    assert fc["call_id"] == "call_9" and fc["id"] == "fc_9"
+    assert out["call_id"] == "call_9"

@@ -235,12 +235,17 @@ def _add_user(out: list[Json], compat: ResolvedCompat, content: str | list[Json]
     out.append({"role": "user", "content": content})
 
 
+def _wire_id(tool_id: str) -> str:
+    """A Responses id ``call_x|fc_y`` (after a model switch) goes out as its ``call_x`` part."""
+    return tool_id.partition("|")[0]
+
+
 def _tool_result(m: ToolResultMessage, model: Model, compat: ResolvedCompat) -> Json:
     text = "".join(c.text for c in m.content if isinstance(c, TextContent))
     if not text:
         has_image = any(isinstance(c, ImageContent) for c in m.content)
         text = "(see attached image)" if has_image and model.supports_images else "(no output)"
-    msg: Json = {"role": "tool", "tool_call_id": m.tool_call_id, "content": text}
+    msg: Json = {"role": "tool", "tool_call_id": _wire_id(m.tool_call_id), "content": text}
     if compat.requires_tool_result_name:
         msg["name"] = m.tool_name
     return msg
@@ -256,7 +261,7 @@ def _assistant(m: AssistantMessage, compat: ResolvedCompat) -> Json | None:
         name = thinking[0].thinking_signature
         msg[str(name)] = "\n".join(t.thinking for t in thinking if t.thinking_signature == name)
     calls = [
-        {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": dumps(c.arguments)}}
+        {"id": _wire_id(c.id), "type": "function", "function": {"name": c.name, "arguments": dumps(c.arguments)}}
         for c in m.tool_calls
     ]
     if not texts and not calls:

@@ -127,17 +127,26 @@ def _assistant_items(model: Model, msg: AssistantMessage) -> list[Item]:
                 item["id"] = c.text_signature
             items.append(item)
         else:
-            items.append(
-                {"type": "function_call", "call_id": c.id, "name": c.name, "arguments": dumps(c.arguments)}
-            )
+            call_id, _, item_id = c.id.partition("|")
+            call: Item = {"type": "function_call", "call_id": call_id, "name": c.name, "arguments": dumps(c.arguments)}
+            if same and item_id.startswith("fc_"):
+                call["id"] = item_id  # a replayed reasoning item needs the item that followed it
+            items.append(call)
     return items
+
+
+def _tool_id(call_id: JsonValue, item_id: JsonValue) -> str:
+    """``call_id|fc_item_id``, as pi stores it: results answer the ``call_id``; replaying the
+    call with its item id keeps a replayed reasoning item valid (``store: false``)."""
+    cid = str(call_id or item_id or "")
+    return f"{cid}|{item_id}" if isinstance(item_id, str) and item_id and item_id != cid else cid
 
 
 def _tool_result_items(model: Model, msg: ToolResultMessage) -> list[Item]:
     text = "".join(c.text for c in msg.content if isinstance(c, TextContent))
     images = [c for c in msg.content if isinstance(c, ImageContent)]
     items: list[Item] = [
-        {"type": "function_call_output", "call_id": msg.tool_call_id, "output": text or "(no output)"}
+        {"type": "function_call_output", "call_id": msg.tool_call_id.partition("|")[0], "output": text or "(no output)"}
     ]
     if images and model.supports_images:
         parts: list[Item] = [{"type": "input_text", "text": "Attached image(s) from tool result:"}]
@@ -262,7 +271,7 @@ class _Parser:
                 b.open(
                     key,
                     "toolcall",
-                    tool_id=str(item.get("call_id") or key),
+                    tool_id=_tool_id(item.get("call_id"), key),
                     tool_name=str(item.get("name") or ""),
                 )
             ]
@@ -305,7 +314,7 @@ class _Parser:
         elif itype == "function_call":
             if isinstance(item.get("arguments"), str):
                 b.set_text(key, str(item["arguments"]))
-            b.set_tool_meta(key, tool_id=str(item.get("call_id") or ""), name=str(item.get("name") or ""))
+            b.set_tool_meta(key, tool_id=_tool_id(item.get("call_id"), key), name=str(item.get("name") or ""))
         ev = b.close(key)
         return [*out, ev] if ev is not None else out
 
