@@ -61,6 +61,8 @@ HOTKEYS: list[tuple[str, str]] = [
     ("ctrl+g", "edit the input in $VISUAL / $EDITOR"),
     ("ctrl+o", "expand the last tool output"),
     ("ctrl+t", "show / hide thinking"),
+    ("shift+tab", "cycle the thinking level (off → minimal → low → medium → high)"),
+    ("ctrl+l", "pick a model"),
     ("up / down", "history (kept across sessions)"),
     ("tab", "complete /commands and @paths"),
     ("!cmd / !!cmd", "run a shell command (with / without adding its output to the context)"),
@@ -207,6 +209,13 @@ async def _thinking(host: Host, args: str) -> None:
     if not args:
         host.print(Text(f"Thinking level: {agent.thinking_level}  (levels: {', '.join(THINKING_LEVELS)})"))
         return
+    if args == "next":  # Shift+Tab
+        if not agent.model.reasoning:
+            host.print(Text("Current model does not support thinking", style="yellow"))
+            return
+        order = [lv for lv in THINKING_LEVELS if clamp_thinking(agent.model, lv) == lv]
+        current = agent.thinking_level
+        args = order[(order.index(current) + 1) % len(order)] if current in order else order[0]
     level = parse_thinking_level(args)
     if level is None:
         host.print(Text(f"Unknown thinking level '{args}'. Use one of: {', '.join(THINKING_LEVELS)}.", style="red"))

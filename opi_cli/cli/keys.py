@@ -35,6 +35,8 @@ class KeyActions(Protocol):
 
     def expand_tool(self) -> None: ...
 
+    def run_command(self, name: str, args: str) -> None: ...
+
 
 def enable_shift_enter() -> None:
     """Teach the input parser the Shift+Enter sequences of terminals that report it
@@ -99,6 +101,14 @@ def build_key_bindings(actions: KeyActions) -> KeyBindings:
     @on("c-o")
     def _ctrl_o(event: KeyPressEvent) -> None:
         actions.expand_tool()
+
+    @on("s-tab")
+    def _shift_tab(event: KeyPressEvent) -> None:
+        actions.run_command("thinking", "next")
+
+    @on("c-l")
+    def _ctrl_l(event: KeyPressEvent) -> None:
+        actions.run_command("model", "")
 
     @on("c-g")
     def _ctrl_g(event: KeyPressEvent) -> None:

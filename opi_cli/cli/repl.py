@@ -426,6 +426,10 @@ class Repl:
         if queued:
             self._restore(queued)
 
+    def run_command(self, name: str, args: str) -> None:
+        """A key that acts like a slash command (Shift+Tab, Ctrl+L)."""
+        self._run_command(name, args)
+
     def toggle_thinking(self) -> None:
         self.view.hide_thinking = not self.view.hide_thinking
         self.print(render.status_line(f"Thinking blocks: {'hidden' if self.view.hide_thinking else 'shown'}"))

@@ -88,3 +88,29 @@ def test_fork_and_tree_write_files_and_leaf_entries(start_repl: Any) -> None:
     drv.send("\x04")
     assert drv.wait_exit() == 0
     assert (Path(drv.child.cwd) / "notes.md").read_text().startswith("#")  # type: ignore[attr-defined]
+
+
+def test_shift_tab_cycles_thinking_and_ctrl_l_opens_the_model_picker(workdir: Path) -> None:
+    from tests.mock_llm import MockLLM
+    from tests.repl.driver import ReplDriver
+
+    home = Path(os.environ["OPI_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    with MockLLM({"responses": [{"steps": [{"text": "ok"}]}]}) as srv:
+        (home / "models.json").write_text(json.dumps({"providers": {"mock": {
+            "baseUrl": f"{srv.base_url}/v1", "api": "openai-completions", "apiKey": "x",
+            "models": [{"id": "thinker", "reasoning": True}, {"id": "plain"}]}}}))
+        drv = ReplDriver(["-m", "opi_cli", "chat", "--model", "mock/thinker"], workdir)
+        try:
+            drv.wait_ready()
+            drv.send("\x1b[Z")  # Shift+Tab: medium -> high
+            drv.wait_for("Thinking level: high")
+            drv.send("\x0c")  # Ctrl+L
+            drv.wait_for("Switch to")
+            drv.send("\x1b")
+            drv.send("\x04")
+            assert drv.wait_exit() == 0
+        finally:
+            drv.close()
+    levels = [r["thinkingLevel"] for r in _records(_sessions(home)[0]) if r["type"] == "thinking_level_change"]
+    assert levels[0] == "medium" and levels[-1] == "high"
