@@ -346,14 +346,11 @@ class _Parser:
         return self.finished
 
     def on_failure(self, error: ProviderError) -> list[AssistantStreamEvent]:
-        if self.finished:
-            return []
-        self.finished = True
-        return [self.b.fail(error, aborted=error.kind == "aborted")]
+        return [] if self.finished else self._fail(error)
 
     def _fail(self, error: ProviderError) -> list[AssistantStreamEvent]:
         self.finished = True
-        return [self.b.fail(error)]
+        return [self.b.fail(error, aborted=error.kind == "aborted")]
 
 
 def _refusal_message(details: JsonValue) -> str:
