@@ -71,7 +71,9 @@ class AgentSession:
     Create with :meth:`start` (inside the event loop); always ``await close()``.
     """
 
-    def __init__(self, agent: Agent, writer: SessionWriter, compaction: CompactionSettings | None = None) -> None:
+    def __init__(
+        self, agent: Agent, writer: SessionWriter, compaction: CompactionSettings | None = None
+    ) -> None:
         self.agent = agent
         self.writer = writer
         self.compaction = compaction or CompactionSettings()
@@ -92,7 +94,12 @@ class AgentSession:
 
     @classmethod
     async def start(
-        cls, agent: Agent, writer: SessionWriter, *, record_settings: bool, compaction: CompactionSettings | None = None
+        cls,
+        agent: Agent,
+        writer: SessionWriter,
+        *,
+        record_settings: bool,
+        compaction: CompactionSettings | None = None,
     ) -> AgentSession:
         """Bind and start the writer task; a new session records model and thinking level first."""
         session = cls(agent, writer, compaction)
@@ -204,7 +211,9 @@ class AgentSession:
         if outcome.status != "compacted":
             return []
         msgs = self.agent.messages
-        while msgs and isinstance(msgs[-1], AssistantMessage) and msgs[-1].stop_reason in ("error", "aborted"):
+        while (
+            msgs and isinstance(msgs[-1], AssistantMessage) and msgs[-1].stop_reason in ("error", "aborted")
+        ):
             msgs.pop()  # the failed reply is in the file (and the rebuilt context), not in the retry
         added = await self.agent.continue_()
         last = self.agent.last_assistant
@@ -237,7 +246,7 @@ class AgentSession:
     async def compaction_preview(self) -> list[str]:
         """``/compact --dry-run``: what would be summarised and kept; changes nothing."""
         await self.flush()
-        return preview(await self.writer.path_entries(), self.compaction).lines()
+        return preview(await self.writer.context_entries(), self.compaction).lines()
 
     async def _run_compaction(
         self, reason: CompactionReason, *, will_retry: bool, focus: str | None = None
@@ -258,14 +267,22 @@ class AgentSession:
         self._emit(CompactionEnd(reason, result, outcome.aborted, retry, outcome.message))
         return outcome
 
-    async def _compact_locked(self, reason: CompactionReason, signal: AbortSignal, focus: str | None) -> CompactionOutcome:
+    async def _compact_locked(
+        self, reason: CompactionReason, signal: AbortSignal, focus: str | None
+    ) -> CompactionOutcome:
         await self.flush()
-        entries = await self.writer.path_entries()
+        entries = await self.writer.context_entries()
         o = self.agent.options
         outcome = await compact(
             CompactionRequest(
-                entries, o.provider, o.model, self.compaction, reason,
-                api_key=o.stream_options.api_key, signal=signal, focus=focus,
+                entries,
+                o.provider,
+                o.model,
+                self.compaction,
+                reason,
+                api_key=o.stream_options.api_key,
+                signal=signal,
+                focus=focus,
                 thinking_level=o.thinking_level if o.model.reasoning else "off",
             ),
             CompactionLock(),
@@ -327,7 +344,9 @@ class AgentSession:
     async def new_session(self) -> None:
         """``/new``: an empty session in the same store and folder."""
         await self.agent.wait_for_idle()
-        await self._replace_writer(await SessionWriter.create(self.writer.store, cwd=self.writer.header.cwd), new=True)
+        await self._replace_writer(
+            await SessionWriter.create(self.writer.store, cwd=self.writer.header.cwd), new=True
+        )
 
     async def list_sessions(self) -> list[tuple[str, str]]:
         return await navigation.session_choices(self.writer)

@@ -393,10 +393,12 @@ def prepare_compaction(
     Reasons: ``Nothing to compact (no messages yet)``, ``Already compacted`` (the path ends
     with a compaction), ``Nothing to compact (session too small)``.
     """
-    if not any(isinstance(e, MessageEntry) for e in entries):
-        return NothingToCompact("Nothing to compact (no messages yet)")
-    if isinstance(entries[-1], CompactionEntry):
+    if entries and isinstance(entries[-1], CompactionEntry):
         return NothingToCompact("Already compacted")
+    if not any(isinstance(e, MessageEntry | CompactionEntry) for e in entries):  # (a path loaded from its
+        return NothingToCompact(
+            "Nothing to compact (no messages yet)"
+        )  # latest compaction on has none before)
     cut = find_cut_point(entries, settings)
     history_end = cut.turn_start_index if cut.turn_start_index is not None else cut.first_kept_index
     to_summarize = _messages(entries[cut.region_start : history_end])

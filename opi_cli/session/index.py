@@ -23,9 +23,53 @@ from opi_cli.session.entries import (
 from opi_cli.session.migrate import migrate_records
 from opi_cli.session.tree import Node, SessionTree, node_of
 
-__all__ = ["Damage", "IndexBuilder", "SessionIndex", "node_from_json"]
+__all__ = [
+    "Damage",
+    "IdFilter",
+    "IndexBuilder",
+    "SessionIndex",
+    "entry_fields",
+    "node_from_fields",
+    "node_from_json",
+]
 
 _MAX_DAMAGE_NOTES = 50
+
+
+class IdFilter:
+    """A Bloom filter of the entry ids in a file, for drawing fresh ids without holding them all.
+
+    ``eid in f`` may say yes for an id never added (the caller draws again) but never says
+    no for one that was. Two bit positions per id; sized from the file (one bit per 64 bytes,
+    and no entry line is that short), so a 100 MB file costs 256 KB.
+    """
+
+    __slots__ = ("bits", "mask")
+
+    def __init__(self, file_bytes: int) -> None:
+        nbits = 1 << 16
+        while nbits < file_bytes // 64:
+            nbits <<= 1
+        self.bits = bytearray(nbits // 8)
+        self.mask = nbits - 1
+
+    def _positions(self, eid: str) -> tuple[int, int]:
+        h = hash(eid)  # per process (PYTHONHASHSEED), which is all a filter held in memory needs
+        return h & self.mask, (h >> 32) & self.mask
+
+    def add(self, eid: str) -> None:
+        h = hash(eid)
+        bits, mask = self.bits, self.mask
+        a, b = h & mask, (h >> 32) & mask
+        bits[a >> 3] |= 1 << (a & 7)
+        bits[b >> 3] |= 1 << (b & 7)
+
+    def __contains__(self, eid: object) -> bool:
+        if not isinstance(eid, str):
+            return False
+        a, b = self._positions(eid)
+        bits = self.bits
+        return bool(bits[a >> 3] & (1 << (a & 7))) and bool(bits[b >> 3] & (1 << (b & 7)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +91,10 @@ class SessionIndex:
         damaged: how many lines were skipped; ``damage`` notes the first few.
         cache: entries already parsed, by position (all of them for migrated files).
         torn_tail: the last line had no newline and was not a complete record.
+        partial: the tree holds only the current path from the earliest entry the context
+            needs (see :mod:`~opi_cli.session.recent`); ids of the other entries are only in
+            ``other_ids``. ``SessionWriter.load_full`` replaces it with the whole tree.
+        other_ids: with ``partial``, every id in the stored file.
     """
 
     header: SessionHeader
@@ -56,6 +104,8 @@ class SessionIndex:
     damage: list[Damage] = field(default_factory=list)
     cache: dict[int, Entry] = field(default_factory=dict)
     torn_tail: bool = False
+    partial: bool = False
+    other_ids: IdFilter | None = None
 
     @property
     def migrated(self) -> bool:
@@ -66,6 +116,10 @@ class SessionIndex:
         self.damaged += 1
         if len(self.damage) < _MAX_DAMAGE_NOTES:
             self.damage.append(Damage(line, reason))
+
+    def id_taken(self, eid: str) -> bool:
+        """True if ``eid`` may already be in use (new ids must avoid it)."""
+        return self.tree.has_id(eid) or (self.other_ids is not None and eid in self.other_ids)
 
     def add_entry(self, entry: Entry, locator: int, *, keep: bool) -> int:
         """Add a parsed entry (an append, or a migrated record); returns its position."""
@@ -80,35 +134,42 @@ def _str_or_none(value: JsonValue) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def node_from_json(d: JsonValue) -> Node | EntryError:
-    """The tree node of an entry dict without building the entry (the fast path of loading).
+def entry_fields(d: JsonValue) -> tuple[str, str, str | None] | EntryError:
+    """``(type, id, parentId)`` of an entry dict, after every check loading applies to a line.
 
-    Applies the same checks as :func:`~opi_cli.session.entries.parse_entry` on the fields
-    it reads.
+    The same checks as :func:`~opi_cli.session.entries.parse_entry` on the fields the tree
+    reads; a line failing them counts as damaged.
     """
     if not isinstance(d, dict):
         return EntryError("entry is not a JSON object")
     kind, eid = d.get("type"), d.get("id")
     if not isinstance(kind, str) or not kind:
         return EntryError("entry has no type")
-    kind = sys.intern(kind)  # one copy of "message" etc., not one per entry (promise 10)
     if kind == "session":
         return EntryError("a second session header")
     if not isinstance(eid, str) or not eid:
         return EntryError(f"{kind} entry has no id")
-    parent = _str_or_none(d.get("parentId"))
+    if kind == "message":
+        if not isinstance(d.get("message"), dict):
+            return EntryError(f"message entry {eid} has no message")
+    elif kind == "leaf":
+        target = d.get("targetId")
+        if target is not None and not isinstance(target, str):
+            return EntryError(f"leaf entry {eid} has a bad targetId")
+    return kind, eid, _str_or_none(d.get("parentId"))
+
+
+def node_from_fields(d: dict[str, JsonValue], kind: str, eid: str, parent: str | None) -> Node:
+    """The tree node of an entry dict that passed :func:`entry_fields`."""
+    kind = sys.intern(kind)  # one copy of "message" etc., not one per entry (promise 10)
     match kind:
         case "message":
-            message = d.get("message")
-            if not isinstance(message, dict):
-                return EntryError(f"message entry {eid} has no message")
+            message = d["message"]
+            assert isinstance(message, dict)
             role = _str_or_none(message.get("role"))
             return Node(eid, parent, kind, None, sys.intern(role) if role is not None else None)
         case "leaf":
-            target = d.get("targetId")
-            if target is not None and not isinstance(target, str):
-                return EntryError(f"leaf entry {eid} has a bad targetId")
-            return Node(eid, parent, kind, target)
+            return Node(eid, parent, kind, _str_or_none(d.get("targetId")))
         case "label":
             return Node(
                 eid, parent, kind, _str_or_none(d.get("targetId")) or "", _str_or_none(d.get("label"))
@@ -118,6 +179,15 @@ def node_from_json(d: JsonValue) -> Node | EntryError:
         case "session_info":
             return Node(eid, parent, kind, None, _str_or_none(d.get("name")))
     return Node(eid, parent, kind)
+
+
+def node_from_json(d: JsonValue) -> Node | EntryError:
+    """The tree node of an entry dict without building the entry (the fast path of loading)."""
+    fields = entry_fields(d)
+    if isinstance(fields, EntryError):
+        return fields
+    assert isinstance(d, dict)
+    return node_from_fields(d, *fields)
 
 
 class IndexBuilder:

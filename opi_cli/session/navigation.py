@@ -31,7 +31,7 @@ def _label(text: str, width: int = 70) -> str:
 
 async def tree_points(writer: SessionWriter) -> list[tuple[str, str]]:
     """Every user message of the tree (all branches), indented by depth; ``*`` marks the current path."""
-    tree = writer.tree
+    tree = await writer.full_tree()
     users = [p for p in range(len(tree)) if tree.node(p).type == "message" and tree.node(p).text == "user"]
     entries = await writer.entries_at(users)
     on_path = set(tree.path())
@@ -51,7 +51,7 @@ async def tree_points(writer: SessionWriter) -> list[tuple[str, str]]:
 
 async def fork_points(writer: SessionWriter) -> list[tuple[str, str]]:
     """The user messages on the current path, oldest first."""
-    path = writer.tree.path()
+    path = (await writer.full_tree()).path()
     entries = await writer.entries_at(path)
     out = []
     for pos in path:
@@ -72,7 +72,9 @@ async def session_choices(writer: SessionWriter) -> list[tuple[str, str]]:
         mins = int((now - info.modified).total_seconds() // 60)
         age = f"{mins // 1440}d" if mins >= 1440 else f"{mins // 60}h" if mins >= 60 else f"{mins}m"
         title = info.name or info.first_message or "(empty)"
-        out.append((info.location, f"{info.id[:8]}  {age:>4} ago  {info.message_count:>3} msgs  {_label(title, 60)}"))
+        out.append(
+            (info.location, f"{info.id[:8]}  {age:>4} ago  {info.message_count:>3} msgs  {_label(title, 60)}")
+        )
     return out
 
 

@@ -47,8 +47,12 @@ class SessionHandle(Protocol):
         """False when opened read-only (or for a migrated pi file, which is forked instead)."""
         ...
 
-    async def scan(self) -> SessionIndex:
-        """Stream every stored entry once and return the light index (nothing materialised)."""
+    async def scan(self, *, recent_only: bool = False) -> SessionIndex:
+        """Stream every stored entry once and return the light index (nothing materialised).
+
+        ``recent_only``: the store may return a partial index (``index.partial``) holding only
+        the current path's kept context, which is what a resume needs.
+        """
         ...
 
     async def read(self, locators: Sequence[int]) -> list[Entry | EntryError]:

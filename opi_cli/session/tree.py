@@ -15,7 +15,7 @@ Rules (PROTOCOL.md §4.1 and promise 5):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from opi_cli.agent.messages import AgentMessage
@@ -100,6 +100,21 @@ class SessionTree:
         """Positions of entries whose parent was missing (promise 5)."""
         for node in nodes:
             self.add(node)
+
+    @classmethod
+    def chain(cls, nodes: Sequence[Node], *, name: str | None = None) -> SessionTree:
+        """A tree of one path, root first, as a partial load finds it: each node hangs under the
+        one before it (whatever its ``parentId`` names, which may not be loaded), the last is
+        the current position. Appends then work as on a full tree."""
+        tree = cls()
+        for pos, node in enumerate(nodes):
+            tree._nodes.append(node)
+            tree._parent.append(pos - 1 if pos else _ROOT)
+            tree._pos_by_id[node.id] = pos
+        tree._last_real = len(nodes) - 1 if nodes else _ROOT
+        tree.leaf = len(nodes) - 1 if nodes else None
+        tree.name = name
+        return tree
 
     def __len__(self) -> int:
         return len(self._nodes)

@@ -4,6 +4,12 @@ It owns the tree (so every new entry gets a fresh 8-hex id and the current posit
 parent), materialises only the entries the context needs (promise 10), and never writes into
 a migrated pi file: the first append to one forks it into a new v3 file whose
 ``parentSession`` names the original (:func:`fork_to_new_file`).
+
+Opening a session to continue it loads only the current path's kept context where the store
+can (a *partial* index, :mod:`~opi_cli.session.recent`): enough for :meth:`context`, the
+compaction (:meth:`context_entries`) and appends. Whatever needs the rest of the tree
+(:meth:`full_tree`, :meth:`path_entries`, moving, forking, export) first calls
+:meth:`load_full`, which reads the whole store once.
 """
 
 from __future__ import annotations
@@ -73,7 +79,7 @@ class SessionWriter:
         """Open a session to continue it (takes its lock; see ``SessionStore.open``)."""
         handle = await store.open(ref, cwd=cwd, writable=True)
         try:
-            index = await handle.scan()
+            index = await handle.scan(recent_only=True)
         except BaseException:
             await handle.close()
             raise
@@ -108,6 +114,37 @@ class SessionWriter:
 
     @property
     def tree(self) -> SessionTree:
+        """The tree as loaded: only the current path's kept part while :attr:`partial`."""
+        return self._index.tree
+
+    @property
+    def partial(self) -> bool:
+        """True while only the current path's kept context is loaded (see :meth:`load_full`)."""
+        return self._index.partial
+
+    async def load_full(self) -> None:
+        """Replace a partial index with the whole tree (one read of the store); no-op otherwise.
+
+        Entries appended since opening are in the store, so the new index has them; any the
+        store refused (kept in memory only) are carried over after them.
+        """
+        if not self._index.partial:
+            return
+        async with self._lock:
+            old = self._index
+            if not old.partial:
+                return
+            index = await self._handle.scan()
+            for pos in range(len(old.tree)):
+                if old.locators[pos] < 0 and pos in old.cache:
+                    index.add_entry(old.cache[pos], -1, keep=True)
+            leaf_id = old.tree.leaf_id
+            index.tree.leaf = None if leaf_id is None else index.tree.position(leaf_id)
+            self._index = index
+
+    async def full_tree(self) -> SessionTree:
+        """The whole session tree (every branch), loading it first if needed."""
+        await self.load_full()
         return self._index.tree
 
     @property
@@ -146,8 +183,20 @@ class SessionWriter:
             del cache[pos]
         return context
 
+    async def context_entries(self) -> list[Entry]:
+        """The current path from the earliest entry the context needs (compaction works on this).
+
+        The whole path unless :attr:`partial`; then the latest compaction's kept entries and
+        everything after, preceded by the latest settings entries found before them.
+        """
+        tree = self._index.tree
+        path = tree.path()
+        found = await self._materialise(path)
+        return [found[p] for p in path if p in found]
+
     async def path_entries(self, entry_id: str | None = None) -> list[Entry]:
         """Every entry from the root to ``entry_id`` (default: the current position)."""
+        await self.load_full()
         tree = self._index.tree
         pos = tree.leaf if entry_id is None else tree.position(entry_id)
         if pos is None:
@@ -157,6 +206,7 @@ class SessionWriter:
         return [found[p] for p in path if p in found]
 
     async def entry(self, entry_id: str) -> Entry | None:
+        await self.load_full()
         pos = self._index.tree.position(entry_id)
         if pos is None:
             return None
@@ -168,11 +218,10 @@ class SessionWriter:
         async with self._lock:
             if not self._handle.writable:
                 await self._fork_for_append()
-            tree = self._index.tree
             eid = new_entry_id()
-            while tree.has_id(eid):
+            while self._index.id_taken(eid):
                 eid = new_entry_id()
-            entry = make(eid, tree.leaf_id, now_iso())
+            entry = make(eid, self._index.tree.leaf_id, now_iso())
             pos = self._index.add_entry(entry, -1, keep=True)
             # If the store fails, the entry stays in memory (the run goes on) and the error rises.
             self._index.locators[pos] = await self._handle.append(entry)
@@ -222,6 +271,7 @@ class SessionWriter:
         self, entry_id: str | None, summary: str, details: JsonValue = None, from_hook: bool | None = None
     ) -> BranchSummaryEntry:
         """Move to ``entry_id`` (``None``: a new root) and record a summary of the branch left."""
+        await self.load_full()
         old_leaf = self.leaf_id or "root"
         self._move(entry_id)
         entry = await self._append(
@@ -274,13 +324,14 @@ class SessionWriter:
         Raises:
             SessionError: ``entry_id`` is not in this session.
         """
+        await self.load_full()
         self._move(entry_id)
         entry = await self._append(lambda i, p, t: LeafEntry(i, entry_id, t, entry_id))
         assert isinstance(entry, LeafEntry)
         return entry
 
     async def entries_at(self, positions: Sequence[int]) -> dict[int, Entry]:
-        """The entries at tree ``positions`` (read from the store as needed)."""
+        """The entries at positions of :attr:`tree` (read from the store as needed)."""
         return await self._materialise(positions)
 
     async def fork(self, up_to: str | None) -> SessionWriter:
@@ -290,6 +341,7 @@ class SessionWriter:
         Raises:
             SessionError: ``up_to`` is not in this session.
         """
+        await self.load_full()
         tree = self._index.tree
         saved = tree.leaf
         try:

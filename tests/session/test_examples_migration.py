@@ -72,7 +72,7 @@ async def test_branched_example_has_a_leaf_entry_and_label(tmp_path: Path) -> No
     w = await _load(EXAMPLES / "branched.jsonl", tmp_path)
     types = [json.loads(line)["type"] for line in (EXAMPLES / "branched.jsonl").read_text().splitlines()]
     assert "leaf" in types
-    assert list(w.tree.labels.values()) == ["naming"] and w.name == "naming a tool"
+    assert list((await w.full_tree()).labels.values()) == ["naming"] and w.name == "naming a tool"
     await w.close()
 
 

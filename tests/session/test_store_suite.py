@@ -134,7 +134,7 @@ async def test_branching_with_leaf_entry_survives_reopen(stores: StoreFactory) -
     assert w2.leaf_id is not None
     ctx = await w2.context()
     assert [m.role for m in ctx.messages] == ["user", "assistant"]
-    assert w2.tree.labels == {q1.id: "start"}
+    assert (await w2.full_tree()).labels == {q1.id: "start"}
     q3 = await w2.append_message(user("q3"))
     assert (await w2.path_entries())[-1] == q3
     ctx = await w2.context()

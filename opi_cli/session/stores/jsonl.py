@@ -2,7 +2,9 @@
 
 Each entry is one ``os.write`` of one complete line on an ``O_APPEND`` descriptor; ``sync``
 fsyncs. Files are 0600 in 0700 folders, named ``<ISO time>_<uuid>.jsonl`` as pi names them.
-Loading streams the file once for a light index and later reads single lines by offset.
+Loading streams the file once for a light index and later reads single lines by offset; a
+resume reads it backwards and keeps only the current path's kept context
+(:mod:`~opi_cli.session.recent`).
 """
 
 from __future__ import annotations
@@ -25,8 +27,15 @@ from opi_cli.session.entries import (
 )
 from opi_cli.session.index import IndexBuilder, SessionIndex
 from opi_cli.session.listing import SessionInfo, SummaryBuilder
+from opi_cli.session.recent import RecentIndexBuilder
 from opi_cli.session.store import looks_like_path
-from opi_cli.session.stores.jsonl_file import LockFile, iter_lines, read_header, repair_tail
+from opi_cli.session.stores.jsonl_file import (
+    LockFile,
+    iter_blocks_reverse,
+    iter_lines,
+    read_header,
+    repair_tail,
+)
 
 __all__ = ["JsonlHandle", "JsonlStore", "session_dir_name", "session_file_name"]
 
@@ -89,14 +98,21 @@ class JsonlHandle:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def _scan_sync(self) -> SessionIndex:
+    def _scan_sync(self, recent_only: bool) -> SessionIndex:
+        if recent_only and self._header.version == CURRENT_VERSION:
+            recent = RecentIndexBuilder(self._header, self._path.stat().st_size)
+            for offset, lines, unterminated in iter_blocks_reverse(self._path, self._header_len):
+                recent.feed_block(offset, lines, unterminated=unterminated)
+            index = recent.finish()
+            if index is not None:
+                return index
         builder = IndexBuilder(self._header)
         for n, (offset, line, last) in enumerate(iter_lines(self._path, self._header_len), start=2):
             builder.feed(offset, line, n, last=last)
         return builder.finish()
 
-    async def scan(self) -> SessionIndex:
-        return await asyncio.to_thread(self._scan_sync)
+    async def scan(self, *, recent_only: bool = False) -> SessionIndex:
+        return await asyncio.to_thread(self._scan_sync, recent_only)
 
     def _read_sync(self, locators: Sequence[int]) -> list[Entry | EntryError]:
         out: list[Entry | EntryError] = [EntryError("not stored")] * len(locators)

@@ -21,7 +21,7 @@ from opi_cli._util.jsonio import loads
 from opi_cli.errors import SessionError
 from opi_cli.session.entries import EntryError, SessionHeader, parse_header_line
 
-__all__ = ["LockFile", "iter_lines", "read_header", "repair_tail"]
+__all__ = ["LockFile", "iter_blocks_reverse", "iter_lines", "read_header", "repair_tail"]
 
 _HEADER_LIMIT = 1 << 20
 _CHUNK = 1 << 16
@@ -66,6 +66,37 @@ def iter_lines(path: Path, start: int) -> Iterator[tuple[int, bytes, bool]]:
             yield offset, line, not following
             offset += len(line)
             line = following
+
+
+def iter_blocks_reverse(path: Path, start: int) -> Iterator[tuple[int, list[bytes], bool]]:
+    """The lines of :func:`iter_lines` in blocks, last block first, reading backwards 64 KB at a time.
+
+    Yields ``(offset, lines, unterminated)``: the lines of a block in file order without their
+    ``\\n`` (a line longer than a block comes whole), the first starting at byte ``offset``;
+    ``unterminated`` is true once, for the block holding a final line that has no ``\\n``.
+    """
+    with path.open("rb") as f:
+        pos = f.seek(0, os.SEEK_END)
+        tail: list[bytes] = []  # the end of a line whose start is not read yet, newest block last
+        first = True
+        while pos > start:
+            lo = max(start, pos - _CHUNK)
+            f.seek(lo)
+            block = f.read(pos - lo)
+            pos = lo
+            cut = block.find(b"\n") + 1 if lo > start else 0
+            if lo > start and cut == 0:
+                tail.append(block)
+                continue
+            region = block[cut:] + b"".join(reversed(tail)) if tail else block[cut:]
+            tail = [block[:cut]]
+            lines = region.split(b"\n")
+            unterminated = first and lines[-1] != b""
+            if not unterminated:
+                lines.pop()  # the empty piece after the region's last newline
+            first = False
+            if lines:
+                yield lo + cut, lines, unterminated
 
 
 def _last_newline(fd: int, size: int) -> int:
@@ -136,7 +167,10 @@ class LockFile:
                         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                         break
                     except OSError as busy:
-                        if busy.errno not in (errno.EWOULDBLOCK, errno.EAGAIN) or time.monotonic() >= deadline:
+                        if (
+                            busy.errno not in (errno.EWOULDBLOCK, errno.EAGAIN)
+                            or time.monotonic() >= deadline
+                        ):
                             raise
                         time.sleep(0.02)
             except OSError as exc:

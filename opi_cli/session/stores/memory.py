@@ -58,7 +58,8 @@ class MemoryHandle:
     def writable(self) -> bool:
         return self._writable and not self._closed
 
-    async def scan(self) -> SessionIndex:
+    async def scan(self, *, recent_only: bool = False) -> SessionIndex:
+        # recent_only: always the whole index (rows are read by key, not by walking a file)
         builder = IndexBuilder(self._stored.header)
         lines = self._stored.lines
         for n, line in enumerate(lines):

@@ -150,7 +150,8 @@ class PostgresHandle:
         ):
             yield int(seq), raw.encode("utf-8", "surrogatepass")
 
-    async def scan(self) -> SessionIndex:
+    async def scan(self, *, recent_only: bool = False) -> SessionIndex:
+        # recent_only: always the whole index (rows are read by key, not by walking a file)
         builder = IndexBuilder(self._header)
         async for seq, line in self._lines():
             builder.feed(seq, line, seq + 2)
