@@ -1,16 +1,20 @@
 """Large sessions: write and load a ~100 MB session (~100k entries), time ``opi resume -p`` to the first request.
 
-Two shapes are measured, because they behave differently and both happen:
+The sessions are written as opi leaves them: every assistant message reports the context
+size the provider would have measured (its usage), and when that passes the model's window
+minus the reserve a compaction keeps the most recent ~20k tokens, as ``/compact`` would.
+Two shapes are measured:
 
-* ``compacted``: a long-lived session as opi leaves it, with a compaction every ~2,000
-  entries; the kept context is small, so resume cost is the index scan of the file.
-* ``never compacted``: the worst case, at 25 MB: the whole file is the kept context (and
-  the context is far past any window, so opi compacts before sending).
+* ``gpt-4o (128k)``: a long session resumed wherever it ends; the kept context is whatever
+  followed its latest compaction;
+* ``gpt-4.1 (1M), full window``: the largest kept context there can be, a 1M-token window
+  resumed just before its next compaction (about 7 MB of kept entries).
 
 For each: time to write the file through the real JSONL store, time to open it and build
 the context in-process, and the real ``opi resume FILE -p hi`` process from start to the
-moment the mock LLM server receives the request, with the child's peak RSS compared with
-the bytes of the kept context (budget: under 2 s, memory under 3x the kept context).
+moment the mock LLM server receives the request, with the child's peak RSS above that of
+resuming a tiny session, compared with the bytes of the kept entries (budget: under 2 s,
+memory under 3x the kept context).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,7 +34,9 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks._report import Figure, Report, quick  # noqa: E402
 from opi_cli._util.ids import now_ms  # noqa: E402
+from opi_cli.agent.messages import AgentMessage  # noqa: E402
 from opi_cli.ai.types import AssistantMessage, TextContent, ToolCall, ToolResultMessage, Usage, UserMessage  # noqa: E402
+from opi_cli.session.compaction_cut import CompactionSettings, estimate_message_tokens  # noqa: E402
 from opi_cli.session.stores import JsonlStore  # noqa: E402
 from opi_cli.session.writer import SessionWriter  # noqa: E402
 from tests.mock_llm import MockLLM  # noqa: E402
@@ -40,34 +47,53 @@ RESUME_BUDGET_S = 2.0
 MEMORY_BUDGET_X = 3.0
 
 
-def _messages(i: int, pad: str) -> list[object]:
+def _step(i: int, pad: str, model: str, context: int) -> list[AgentMessage]:
+    """One turn: a prompt, a tool call, its result and the answer; usage reports ``context`` growing."""
     ts = now_ms()
     call = ToolCall(f"call_{i}", "read", {"path": f"src/module_{i % 97}.py"})
-    return [
-        UserMessage((TextContent(f"step {i}: look at module {i % 97} " + pad),), ts),
-        AssistantMessage((TextContent("Reading it."), call), "openai-completions", "mock", "mock-model",
-                         Usage(1000, 50, 0, 0, 1050), "toolUse", ts),
-        ToolResultMessage(call.id, "read", (TextContent(pad * 3),), False, ts),
-        AssistantMessage((TextContent(f"Done with step {i}. " + pad[:200]),), "openai-completions", "mock",
-                         "mock-model", Usage(1200, 60, 0, 0, 1260), "stop", ts),
-    ]
+    user = UserMessage((TextContent(f"step {i}: look at module {i % 97} " + pad),), ts)
+    result = ToolResultMessage(call.id, "read", (TextContent(pad * 3),), False, ts)
+    out: list[AgentMessage] = [user]
+    context += estimate_message_tokens(user)
+    for content, stop in (((TextContent("Reading it."), call), "toolUse"), ((TextContent(f"Done with step {i}. " + pad[:200]),), "stop")):
+        reply = AssistantMessage(content, "openai-responses", "openai", model, Usage(0, 0, 0, 0, 0), stop, ts)  # type: ignore[arg-type]
+        out_tokens = estimate_message_tokens(reply)
+        context += out_tokens
+        out.append(replace(reply, usage=Usage(context - out_tokens, out_tokens, 0, 0, context)))
+        if stop == "toolUse":
+            out.append(result)
+            context += estimate_message_tokens(result)
+    return out
 
 
-async def _write(folder: Path, cwd: str, compact_every: int | None, target: int) -> tuple[Path, float, int]:
+async def _write(folder: Path, cwd: str, model: str, window: int, target: int, *, full_window: bool) -> tuple[Path, float, int]:
+    """Write turns until the file reaches ``target`` bytes (and, with ``full_window``, until the
+    context is within 5% of the compaction threshold); returns (path, seconds, entries)."""
+    settings = CompactionSettings()
+    threshold = window - settings.reserve_tokens
     store = JsonlStore(folder)
     writer = await SessionWriter.create(store, cwd=cwd)
     pad = "lorem ipsum dolor sit amet " * 10
+    summary = "## Goal\nKeep going through the modules.\n\n## Progress\n" + "- read and summarised a module\n" * 60
     t0 = time.perf_counter()
-    i = 0
+    i = context = 0
+    kept: list[tuple[str, int, bool]] = []  # (entry id, estimated tokens, starts a turn) since the kept start
     path = Path(writer.location)
-    while path.stat().st_size < target:
-        for m in _messages(i, pad):
-            await writer.append_message(m)  # type: ignore[arg-type]
+    while path.stat().st_size < target or (full_window and context < 0.95 * threshold):
+        for m in _step(i, pad, model, context):
+            entry = await writer.append_message(m)
+            tokens = estimate_message_tokens(m)
+            context += tokens
+            kept.append((entry.id, tokens, isinstance(m, UserMessage)))
         i += 1
-        if compact_every and i % compact_every == 0:
-            kept = writer.leaf_id
-            assert kept is not None
-            await writer.append_compaction(f"## Goal\nSummary up to step {i}.", kept, 50000, {"readFiles": []})
+        if context > threshold:  # compact as opi would: keep the recent ~20k tokens from a turn start
+            tail, cut = 0, len(kept) - 1
+            while cut > 0 and (tail < settings.keep_recent_tokens or not kept[cut][2]):
+                tail += kept[cut][1]
+                cut -= 1
+            await writer.append_compaction(summary, kept[cut][0], context, {"readFiles": []})
+            kept = kept[cut:]
+            context = sum(t for _, t, _ in kept) + len(summary) // 4
     await writer.sync()
     elapsed = time.perf_counter() - t0
     entries = len(writer.tree)
@@ -105,29 +131,31 @@ def _vm_hwm_kb(pid: int) -> int:
     return 0
 
 
-def _resume(path: Path, home: Path) -> tuple[float, float]:
-    """(seconds from process start to the first request, child peak RSS in MB)."""
+def _resume(path: Path, home: Path, model: str) -> tuple[float, float, float]:
+    """(seconds from process start to the first request, the child's peak RSS in MB up to then,
+    and over its whole run, which for a session at the edge of its window includes the
+    compaction after the reply)."""
     with MockLLM({"responses": [{"steps": [{"text": "ok"}]}], "repeat_last": True}) as srv:
         env = {**os.environ, "OPI_HOME": str(home), "PYTHONPATH": str(ROOT)}
         t0 = time.perf_counter()
         proc = subprocess.Popen(
             [sys.executable, "-m", "opi_cli", "resume", str(path), "-p", "--provider", "openai", "--api",
-             "openai-completions", "--base-url", f"{srv.base_url}/v1", "--api-key", "x", "--model", "mock-model",
-             "hi"],
+             "openai-completions", "--base-url", f"{srv.base_url}/v1", "--api-key", "x", "--model", model, "hi"],
             env=env, cwd=str(path.parent), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
-        rss_kb = 0
+        rss_kb = at_request_kb = 0
         first_request = 0.0
         while proc.poll() is None:  # VmHWM: this process's own peak (ru_maxrss would include
             rss_kb = max(rss_kb, _vm_hwm_kb(proc.pid))  # the bench's size at fork time)
             if not first_request and srv.requests:
                 first_request = time.perf_counter() - t0
-            time.sleep(0.01)
+                at_request_kb = rss_kb
+            time.sleep(0.005)
         first_request = first_request or time.perf_counter() - t0
         if proc.returncode != 0:
             assert proc.stderr is not None
             print("resume failed:", proc.stderr.read().decode()[-500:])
-    return first_request, rss_kb / 1024
+    return first_request, (at_request_kb or rss_kb) / 1024, rss_kb / 1024
 
 
 def main() -> None:
@@ -136,22 +164,23 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
         (home / "sessions").mkdir(parents=True)
-        tiny, _, _ = asyncio.run(_write(home / "sessions", tmp, None, 2000))
-        _, base_mb = _resume(tiny, home)
+        tiny, _, _ = asyncio.run(_write(home / "sessions", tmp, "gpt-4o", 128000, 2000, full_window=False))
+        _, base_mb, _ = _resume(tiny, home, "gpt-4o")
         report.add(Figure("baseline: peak RSS resuming a tiny session", base_mb, "MB"))
-        # the realistic shape at full size; the worst case (nothing ever compacted) at a quarter
-        for label, every, size in (("compacted", 500, target), ("never compacted", None, target // 4)):
-            path, write_s, entries = asyncio.run(_write(home / "sessions", tmp, every, size))
+        shapes = (("gpt-4o (128k)", "gpt-4o", 128000, False), ("gpt-4.1 (1M), full window", "gpt-4.1", 1047576, True))
+        for label, model, window, full in shapes:
+            path, write_s, entries = asyncio.run(_write(home / "sessions", tmp, model, window, target, full_window=full))
             size_mb = path.stat().st_size / 1e6
             load_s, n_msgs, kept = asyncio.run(_load(path))
-            resume_s, rss_mb = _resume(path, home)
+            resume_s, rss_mb, whole_mb = _resume(path, home, model)
             kept_mb = kept / 1e6
             report.add(Figure(f"{label}: file", size_mb, "MB", note=f"{entries:,} entries"))
             report.add(Figure(f"{label}: write", write_s, "s"))
             report.add(Figure(f"{label}: open + build context", load_s, "s", note=f"{n_msgs:,} messages kept"))
             report.add(Figure(f"{label}: opi resume -p to first request", resume_s, "s", RESUME_BUDGET_S))
-            report.add(Figure(f"{label}: peak RSS", rss_mb, "MB", note=f"kept context {kept_mb:.1f} MB"))
-            report.add(Figure(f"{label}: memory above baseline / kept context", (rss_mb - base_mb) / max(kept_mb, 0.1),
+            report.add(Figure(f"{label}: peak RSS to the first request", rss_mb, "MB",
+                              note=f"kept context {kept_mb:.2f} MB; {whole_mb:.0f} MB over the whole run"))
+            report.add(Figure(f"{label}: memory above baseline / kept context", (rss_mb - base_mb) / kept_mb,
                               "x", MEMORY_BUDGET_X))
             path.unlink()
     report.finish()

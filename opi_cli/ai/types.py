@@ -7,6 +7,7 @@ the same as pi), which is also the shape stored in session files.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field, replace
 from typing import Literal, TypeAlias
 
@@ -201,6 +202,19 @@ def content_to_json(c: UserContent | AssistantContent) -> dict[str, JsonValue]:
     return d
 
 
+_STOP_REASONS: dict[str, StopReason] = {
+    "stop": "stop",
+    "length": "length",
+    "toolUse": "toolUse",
+    "error": "error",
+    "aborted": "aborted",
+}
+
+
+def _intern(value: JsonValue) -> str:
+    return sys.intern(value) if isinstance(value, str) else str(value or "")
+
+
 def content_from_json(d: JsonValue) -> UserContent | AssistantContent:
     if isinstance(d, str):
         return TextContent(d)
@@ -217,7 +231,7 @@ def content_from_json(d: JsonValue) -> UserContent | AssistantContent:
         args = d.get("arguments")
         return ToolCall(
             str(d.get("id", "")),
-            str(d.get("name", "")),
+            _intern(d.get("name", "")),
             args if isinstance(args, dict) else {},
             d.get("parseError"),
         )
@@ -328,18 +342,18 @@ def message_from_json(d: dict[str, JsonValue]) -> Message:
         stop = d.get("stopReason", "stop")
         return AssistantMessage(
             tuple(content),
-            str(d.get("api", "")),
-            str(d.get("provider", "")),
-            str(d.get("model", "")),
+            _intern(d.get("api", "")),  # the same few names in every message of a session:
+            _intern(d.get("provider", "")),  # one copy each, not one per message
+            _intern(d.get("model", "")),
             usage_from_json(d.get("usage")),
-            stop if stop in ("stop", "length", "toolUse", "error", "aborted") else "stop",
+            _STOP_REASONS.get(stop, "stop") if isinstance(stop, str) else "stop",
             ts,
             d.get("errorMessage"),
         )
     if role == "toolResult":
         return ToolResultMessage(
             str(d.get("toolCallId", "")),
-            str(d.get("toolName", "")),
+            _intern(d.get("toolName", "")),
             _user_content(d.get("content")),
             bool(d.get("isError", False)),
             ts,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Literal, TypeAlias
 
 from opi_cli._util.jsonio import JsonValue, dumps_bytes, loads
@@ -48,8 +49,12 @@ _Extra: TypeAlias = Mapping[str, JsonValue]
 _COMMON = ("type", "id", "parentId", "timestamp")
 
 
-def _no_extra() -> dict[str, JsonValue]:
-    return {}
+_EMPTY: _Extra = MappingProxyType({})
+"""The ``extra`` of an entry with no unknown fields: one shared, read-only mapping."""
+
+
+def _no_extra() -> _Extra:
+    return _EMPTY
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,6 +344,11 @@ class _Reader:
     def __init__(self, d: Mapping[str, JsonValue]) -> None:
         self.rest: dict[str, JsonValue] = dict(d)
 
+    @property
+    def extra(self) -> _Extra:
+        """What was not taken (read it last): the shared empty mapping when nothing is left."""
+        return self.rest if self.rest else _EMPTY
+
     def str_(self, key: str, default: str = "") -> str:
         v = self.rest.get(key)
         if isinstance(v, str):
@@ -455,41 +465,41 @@ def _parse_body(kind: str, eid: str, parent: str | None, ts: str, r: _Reader) ->
             # Keep the stored shape only when writing the message back would change it
             # (a file from pi or a newer version); otherwise it would double the memory.
             stored = None if dumps_bytes(agent_message_to_json(message)) == dumps_bytes(raw) else raw
-            return MessageEntry(eid, parent, ts, message, r.rest, stored)
+            return MessageEntry(eid, parent, ts, message, r.extra, stored)
         case "model_change":
-            return ModelChangeEntry(eid, parent, ts, r.str_("provider"), r.str_("modelId"), r.rest)
+            return ModelChangeEntry(eid, parent, ts, r.str_("provider"), r.str_("modelId"), r.extra)
         case "thinking_level_change":
-            return ThinkingLevelChangeEntry(eid, parent, ts, r.str_("thinkingLevel"), r.rest)
+            return ThinkingLevelChangeEntry(eid, parent, ts, r.str_("thinkingLevel"), r.extra)
         case "compaction":
             return CompactionEntry(
                 eid, parent, ts, r.str_("summary"), r.str_("firstKeptEntryId"), r.int_("tokensBefore"),
-                r.any_("details"), r.opt_bool("fromHook"), r.rest,
+                r.any_("details"), r.opt_bool("fromHook"), r.extra,
             )  # fmt: skip
         case "branch_summary":
             return BranchSummaryEntry(
                 eid, parent, ts, r.str_("fromId"), r.str_("summary"), r.any_("details"), r.opt_bool("fromHook"),
-                r.rest,
+                r.extra,
             )  # fmt: skip
         case "custom":
-            return CustomEntry(eid, parent, ts, r.str_("customType"), r.any_("data"), r.rest)
+            return CustomEntry(eid, parent, ts, r.str_("customType"), r.any_("data"), r.extra)
         case "custom_message":
             custom_type = r.str_("customType")
             content = _custom_content_from_json(r.rest.pop("content", ""))
             display = r.bool_("display", True)
             return CustomMessageEntry(
-                eid, parent, ts, custom_type, content, display, r.any_("details"), r.rest
+                eid, parent, ts, custom_type, content, display, r.any_("details"), r.extra
             )
         case "label":
-            return LabelEntry(eid, parent, ts, r.str_("targetId"), r.opt_str("label"), r.rest)
+            return LabelEntry(eid, parent, ts, r.str_("targetId"), r.opt_str("label"), r.extra)
         case "session_info":
-            return SessionInfoEntry(eid, parent, ts, r.opt_str("name"), r.rest)
+            return SessionInfoEntry(eid, parent, ts, r.opt_str("name"), r.extra)
         case "leaf":
             target = r.rest.get("targetId")
             if target is not None and not isinstance(target, str):
                 return EntryError(f"leaf entry {eid} has a bad targetId")
             r.rest.pop("targetId", None)
-            return LeafEntry(eid, parent, ts, target, r.rest)
-    return UnknownEntry(kind, eid, parent, ts, r.rest)
+            return LeafEntry(eid, parent, ts, target, r.extra)
+    return UnknownEntry(kind, eid, parent, ts, r.extra)
 
 
 def _loads_line(line: bytes | str) -> JsonValue | EntryError:

@@ -134,7 +134,8 @@ class RecentIndexBuilder:
                 self._name, self._named = _str_or_none(d.get("name")), True
             if (self._started and eid != self._want) or self._at_root or self._undecidable:
                 continue
-            self._step(d, kind, eid, _str_or_none(d.get("parentId")), locator)
+            # (the id the walk wanted is the same text as eid: keep one copy for child and parent)
+            self._step(d, kind, eid if self._want is None else self._want, _str_or_none(d.get("parentId")), locator)
 
     def _step(self, d: dict[str, JsonValue], kind: str, eid: str, parent: str | None, locator: int) -> None:
         """The entry the walk was looking for (or the file's last entry)."""

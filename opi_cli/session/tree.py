@@ -15,6 +15,7 @@ Rules (PROTOCOL.md §4.1 and promise 5):
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -87,7 +88,7 @@ class SessionTree:
 
     def __init__(self, nodes: Iterable[Node] = ()) -> None:
         self._nodes: list[Node] = []
-        self._parent: list[int] = []
+        self._parent: array[int] = array("q")  # 8 bytes a position, not an int object each
         self._pos_by_id: dict[str, int] = {}
         self._labels: dict[str, str] = {}
         self._last_real = _ROOT

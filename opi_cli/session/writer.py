@@ -49,6 +49,16 @@ __all__ = ["SessionWriter", "fork_to_new_file"]
 _Make = Callable[[str, "str | None", str], Entry]
 
 
+_CONTEXT_CHUNK = 512
+
+
+def _slim(entry: Entry) -> Entry:
+    """What :func:`build_context` reads of an entry: a message entry's id and message."""
+    if isinstance(entry, MessageEntry):
+        return MessageEntry(entry.id, None, "", entry.message)
+    return entry
+
+
 class SessionWriter:
     """Appends entries to one session and rebuilds its context; the same for every store."""
 
@@ -173,15 +183,29 @@ class SessionWriter:
         return {p: cache[p] for p in positions if p in cache}
 
     async def context(self) -> SessionContext:
-        """The context at the current position, compaction applied; frees entries it no longer needs."""
+        """The context at the current position, compaction applied.
+
+        Entries are read in chunks and only what the context needs of each is kept (a message
+        entry keeps its id and message), so a long kept path costs its messages, not their
+        entries as well (promise 10). Stored entries are not cached; the cache keeps only
+        entries the store did not take.
+        """
         tree = self._index.tree
         need = needed_positions(tree, tree.path())
-        found = await self._materialise(need)
-        context = build_context([found[p] for p in need if p in found])
         cache, locators = self._index.cache, self._index.locators
-        for pos in [p for p in cache if p not in found and locators[p] >= 0]:
+        for pos in [p for p in cache if locators[p] >= 0]:
             del cache[pos]
-        return context
+        slim: list[Entry] = []
+        for start in range(0, len(need), _CONTEXT_CHUNK):
+            chunk = need[start : start + _CONTEXT_CHUNK]
+            stored = [p for p in chunk if p not in cache]
+            read = dict(zip(stored, await self._handle.read([locators[p] for p in stored]), strict=True))
+            for pos in chunk:
+                entry = cache.get(pos) or read.get(pos)
+                if entry is not None and not isinstance(entry, EntryError):
+                    slim.append(_slim(entry))
+            del read
+        return build_context(slim)
 
     async def context_entries(self) -> list[Entry]:
         """The current path from the earliest entry the context needs (compaction works on this).

@@ -339,9 +339,9 @@ def test_id_filter_never_forgets_an_id() -> None:
     assert all(i in f for i in ids)
     fresh = [f"{(i * 40503 + 7) % 2**32:08x}" for i in range(10_000)]
     false_hits = sum(i in f for i in fresh if i not in set(ids))
-    # 50k ids in the filter of a 10 MB file (200 bytes per entry): about 10% of fresh ids are
-    # drawn again; a filter that said yes to everything would make drawing ids loop
-    assert false_hits < 2000
+    # 50k ids in the filter of a 10 MB file (200 bytes per entry, 128 Ki bits): about 30% of
+    # fresh ids are drawn again; a filter that said yes to everything would make drawing loop
+    assert false_hits < 4000
 
 
 def test_new_ids_avoid_the_ids_a_partial_load_did_not_keep(tmp_path: Path) -> None:
