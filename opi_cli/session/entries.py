@@ -425,8 +425,12 @@ def _custom_content_from_json(raw: JsonValue) -> str | tuple[UserContent, ...]:
     return tuple(out)
 
 
-def parse_entry(d: JsonValue) -> Entry | EntryError:
-    """A v3 entry dict -> an :class:`Entry`; never raises."""
+def parse_entry(d: JsonValue, *, keep_shape: bool = True) -> Entry | EntryError:
+    """A v3 entry dict -> an :class:`Entry`; never raises.
+
+    ``keep_shape=False``: a message entry does not keep its stored JSON when writing it back
+    would differ (``MessageEntry.message_json``); for readers that never write it back.
+    """
     if not isinstance(d, dict):
         return EntryError("entry is not a JSON object")
     kind, eid = d.get("type"), d.get("id")
@@ -449,12 +453,14 @@ def parse_entry(d: JsonValue) -> Entry | EntryError:
             r.rest["timestamp"] = ts
         ts = ""
     try:
-        return _parse_body(kind, eid, parent, ts, r)
+        return _parse_body(kind, eid, parent, ts, r, keep_shape)
     except (ValueError, TypeError, AttributeError, KeyError) as exc:
         return EntryError(f"{kind} entry {eid}: {exc}")
 
 
-def _parse_body(kind: str, eid: str, parent: str | None, ts: str, r: _Reader) -> Entry | EntryError:
+def _parse_body(
+    kind: str, eid: str, parent: str | None, ts: str, r: _Reader, keep_shape: bool
+) -> Entry | EntryError:
     match kind:
         case "message":
             raw = r.rest.get("message")
@@ -464,7 +470,10 @@ def _parse_body(kind: str, eid: str, parent: str | None, ts: str, r: _Reader) ->
             del r.rest["message"]
             # Keep the stored shape only when writing the message back would change it
             # (a file from pi or a newer version); otherwise it would double the memory.
-            stored = None if dumps_bytes(agent_message_to_json(message)) == dumps_bytes(raw) else raw
+            # Readers that never write the entry back (the context) skip the comparison.
+            stored = None
+            if keep_shape and dumps_bytes(agent_message_to_json(message)) != dumps_bytes(raw):
+                stored = raw
             return MessageEntry(eid, parent, ts, message, r.extra, stored)
         case "model_change":
             return ModelChangeEntry(eid, parent, ts, r.str_("provider"), r.str_("modelId"), r.extra)
@@ -514,10 +523,10 @@ def _loads_line(line: bytes | str) -> JsonValue | EntryError:
         return EntryError("not JSON: nested too deeply")
 
 
-def parse_entry_line(line: bytes | str) -> Entry | EntryError:
-    """One JSONL line -> an entry, or the reason it is not one."""
+def parse_entry_line(line: bytes | str, *, keep_shape: bool = True) -> Entry | EntryError:
+    """One JSONL line -> an entry, or the reason it is not one (``keep_shape``: see :func:`parse_entry`)."""
     value = _loads_line(line)
-    return value if isinstance(value, EntryError) else parse_entry(value)
+    return value if isinstance(value, EntryError) else parse_entry(value, keep_shape=keep_shape)
 
 
 def parse_header_line(line: bytes | str) -> SessionHeader | EntryError:

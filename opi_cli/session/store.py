@@ -55,8 +55,11 @@ class SessionHandle(Protocol):
         """
         ...
 
-    async def read(self, locators: Sequence[int]) -> list[Entry | EntryError]:
-        """Parse the entries at these locators (from the index), in the order given."""
+    async def read(self, locators: Sequence[int], *, keep_shape: bool = True) -> list[Entry | EntryError]:
+        """Parse the entries at these locators (from the index), in the order given.
+
+        ``keep_shape=False``: the caller will not write the entries back (see ``parse_entry``).
+        """
         ...
 
     def entries(self) -> AsyncIterator[Entry]:

@@ -199,12 +199,13 @@ class SessionWriter:
         for start in range(0, len(need), _CONTEXT_CHUNK):
             chunk = need[start : start + _CONTEXT_CHUNK]
             stored = [p for p in chunk if p not in cache]
-            read = dict(zip(stored, await self._handle.read([locators[p] for p in stored]), strict=True))
+            entries = await self._handle.read([locators[p] for p in stored], keep_shape=False)
+            read = dict(zip(stored, entries, strict=True))
             for pos in chunk:
                 entry = cache.get(pos) or read.get(pos)
                 if entry is not None and not isinstance(entry, EntryError):
                     slim.append(_slim(entry))
-            del read
+            del read, entries
         return build_context(slim)
 
     async def context_entries(self) -> list[Entry]:

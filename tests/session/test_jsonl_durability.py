@@ -159,16 +159,17 @@ async def test_load_reads_only_the_kept_context(tmp_path: Path, monkeypatch: pyt
 
     original = jsonl.JsonlHandle._read_sync
 
-    def counting(self: jsonl.JsonlHandle, locators: list[int]) -> object:
+    def counting(self: jsonl.JsonlHandle, locators: list[int], keep_shape: bool = True) -> object:
         read_counts.append(len(locators))
-        return original(self, locators)
+        return original(self, locators, keep_shape)
 
     monkeypatch.setattr(jsonl.JsonlHandle, "_read_sync", counting)
     w2 = await SessionWriter.open(store, sid)
     ctx = await w2.context()
     assert len(ctx.messages) == 3
     assert sum(read_counts) <= 4  # compaction, kept, after, (latest assistant) — not 400 old lines
-    assert len(w2.index.cache) <= 4
+    assert w2.partial and len(w2.tree) == 3  # the index holds no more than that either
+    assert not w2.index.cache  # and no stored entry stays parsed after the context is built
     await w2.close()
 
 

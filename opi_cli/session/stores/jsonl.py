@@ -114,7 +114,7 @@ class JsonlHandle:
     async def scan(self, *, recent_only: bool = False) -> SessionIndex:
         return await asyncio.to_thread(self._scan_sync, recent_only)
 
-    def _read_sync(self, locators: Sequence[int]) -> list[Entry | EntryError]:
+    def _read_sync(self, locators: Sequence[int], keep_shape: bool = True) -> list[Entry | EntryError]:
         out: list[Entry | EntryError] = [EntryError("not stored")] * len(locators)
         at = -1
         with self._path.open("rb") as f:
@@ -127,13 +127,13 @@ class JsonlHandle:
                     f.seek(offset)
                 line = f.readline()
                 at = offset + len(line)
-                out[i] = parse_entry_line(line)
+                out[i] = parse_entry_line(line, keep_shape=keep_shape)
         return out
 
-    async def read(self, locators: Sequence[int]) -> list[Entry | EntryError]:
+    async def read(self, locators: Sequence[int], *, keep_shape: bool = True) -> list[Entry | EntryError]:
         if len(locators) <= 4:
-            return self._read_sync(locators)
-        return await asyncio.to_thread(self._read_sync, locators)
+            return self._read_sync(locators, keep_shape)
+        return await asyncio.to_thread(self._read_sync, locators, keep_shape)
 
     async def entries(self) -> AsyncIterator[Entry]:
         index = await self.scan()

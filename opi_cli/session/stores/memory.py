@@ -66,10 +66,11 @@ class MemoryHandle:
             builder.feed(n, line, n + 2, last=n == len(lines) - 1)
         return builder.finish()
 
-    async def read(self, locators: Sequence[int]) -> list[Entry | EntryError]:
+    async def read(self, locators: Sequence[int], *, keep_shape: bool = True) -> list[Entry | EntryError]:
         lines = self._stored.lines
         return [
-            parse_entry_line(lines[i]) if 0 <= i < len(lines) else EntryError("not stored") for i in locators
+            parse_entry_line(lines[i], keep_shape=keep_shape) if 0 <= i < len(lines) else EntryError("not stored")
+            for i in locators
         ]
 
     async def entries(self) -> AsyncIterator[Entry]:

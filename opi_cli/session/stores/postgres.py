@@ -157,13 +157,16 @@ class PostgresHandle:
             builder.feed(seq, line, seq + 2)
         return builder.finish()
 
-    async def read(self, locators: Sequence[int]) -> list[Entry | EntryError]:
+    async def read(self, locators: Sequence[int], *, keep_shape: bool = True) -> list[Entry | EntryError]:
         cur = await self._conn.execute(
             "SELECT seq, raw FROM entries WHERE session_id = %s AND seq = ANY(%s)",
             (self._header.id, list(locators)),
         )
         rows = {int(seq): raw for seq, raw in await cur.fetchall()}
-        return [parse_entry_line(rows[i]) if i in rows else EntryError("not stored") for i in locators]
+        return [
+            parse_entry_line(rows[i], keep_shape=keep_shape) if i in rows else EntryError("not stored")
+            for i in locators
+        ]
 
     async def entries(self) -> AsyncIterator[Entry]:
         index = await self.scan()
