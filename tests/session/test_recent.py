@@ -356,3 +356,47 @@ def test_new_ids_avoid_the_ids_a_partial_load_did_not_keep(tmp_path: Path) -> No
         await w.close()
 
     asyncio.run(run())
+
+
+def test_tree_fork_and_moves_after_a_partial_load_see_the_whole_session(tmp_path: Path) -> None:
+    from opi_cli.session import navigation
+
+    async def run() -> None:
+        store = JsonlStore(tmp_path)
+        w = await SessionWriter.create(store, cwd="/w")
+        first = await w.append_message(UserMessage((TextContent("first question"),), 1))
+        await w.append_message(UserMessage((TextContent("old branch"),), 1))
+        await w.move_to(first.id)
+        for i in range(5):
+            await w.append_message(UserMessage((TextContent(f"main {i}"),), 1))
+        kept = await w.append_message(UserMessage((TextContent("kept"),), 1))
+        await w.append_compaction("summary", kept.id, 10)
+        await w.append_message(UserMessage((TextContent("after"),), 1))
+        await w.append_label(first.id, "start")
+        location = w.location
+        await w.close()
+
+        full = await SessionWriter.open(store, location)
+        await full.load_full()
+        expected_tree, expected_forks = await navigation.tree_points(full), await navigation.fork_points(full)
+        await full.close()
+
+        w = await SessionWriter.open(store, location)
+        assert w.partial and len(w.tree) == 4  # kept, compaction, after, label
+        assert await navigation.tree_points(w) == expected_tree  # loads the whole tree on demand
+        assert [t for _, t in expected_tree if "old branch" in t]  # ... including the other branch
+        assert await navigation.fork_points(w) == expected_forks
+        assert (await w.full_tree()).labels == {first.id: "start"}
+        await w.close()
+
+        w = await SessionWriter.open(store, location)  # a move straight after a partial load
+        await w.move_to(first.id)
+        assert [m.content[0].text for m in (await w.context()).messages] == ["first question"]  # type: ignore[union-attr]
+        await w.append_message(UserMessage((TextContent("new branch"),), 1))
+        await w.close()
+        w = await SessionWriter.open(store, location)
+        texts = [m.content[0].text for m in (await w.context()).messages]  # type: ignore[union-attr]
+        assert texts == ["first question", "new branch"]
+        await w.close()
+
+    asyncio.run(run())
