@@ -9,7 +9,7 @@ Aborts close the response at once, so a blocked read returns immediately.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
 from typing import Any, Protocol
 
@@ -58,9 +58,9 @@ def redact(text: str, secret: str | None) -> str:
 
 
 async def post_sse(
-    url: str, headers: dict[str, str], body: dict[str, JsonValue], options: StreamOptions
+    url: str, headers: dict[str, str], payload: bytes, options: StreamOptions
 ) -> AsyncGenerator[SSEEvent, None]:
-    """POST ``body`` as JSON and yield the SSE events of the response.
+    """POST ``payload`` (a JSON body) and yield the SSE events of the response.
 
     Raises:
         ProviderFailure: non-2xx status, network failure, or abort (kind ``aborted``).
@@ -75,7 +75,7 @@ async def post_sse(
     remove_cb = None
     pending_close: list[asyncio.Future[None]] = []
     try:
-        request = client.build_request("POST", url, headers=headers, content=dumps_bytes(body))
+        request = client.build_request("POST", url, headers=headers, content=payload)
         try:
             response = await client.send(request, stream=True)
         except httpx.TimeoutException as exc:
@@ -150,14 +150,23 @@ class SSEParser(Protocol):
 
 
 async def drive_sse(
-    url: str, headers: dict[str, str], body: dict[str, JsonValue], options: StreamOptions, parser: SSEParser
+    url: str,
+    headers: dict[str, str],
+    make_body: Callable[[], dict[str, JsonValue]],
+    options: StreamOptions,
+    parser: SSEParser,
 ) -> AsyncIterator[AssistantStreamEvent]:
-    """POST ``body`` (after ``options.on_payload``) and feed the SSE events to ``parser``."""
+    """POST the body ``make_body`` builds (after ``options.on_payload``) and feed the SSE events
+    to ``parser``. The body's dicts are dropped once it is JSON, so a large context is held
+    as its messages and one copy of the request bytes, not as a third copy in between."""
+    body = make_body()
     if options.on_payload is not None:
         replaced = options.on_payload(body)
         body = body if replaced is None else replaced
+    payload = dumps_bytes(body)
+    del body
     try:
-        async with aclosing(post_sse(url, headers, body, options)) as events:
+        async with aclosing(post_sse(url, headers, payload, options)) as events:
             async for sse in events:
                 for ev in parser.feed(sse):
                     yield ev

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from functools import partial
 
 from opi_cli._util.jsonio import JsonValue, dumps, loads
 from opi_cli.ai.errors import classify_stream_error
@@ -373,6 +374,6 @@ class AnthropicProvider:
         builder = MessageBuilder(model)
         yield builder.start()
         url = model.base_url.rstrip("/") + "/messages"
-        body = build_anthropic_request(model, context, options)
-        async for ev in drive_sse(url, _headers(model, options), body, options, _Parser(builder)):
+        make = partial(build_anthropic_request, model, context, options)
+        async for ev in drive_sse(url, _headers(model, options), make, options, _Parser(builder)):
             yield ev

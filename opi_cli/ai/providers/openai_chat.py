@@ -13,6 +13,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, fields, replace
+from functools import partial
 from typing import Literal
 
 from opi_cli._util.jsonio import JsonValue, dumps, loads
@@ -561,6 +562,6 @@ class OpenAIChatProvider:
         builder = MessageBuilder(model)
         yield builder.start()
         url = model.base_url.rstrip("/") + "/chat/completions"
-        body = build_body(model, context, options)
-        async for ev in drive_sse(url, _headers(model, options), body, options, _ChatStream(builder)):
+        make = partial(build_body, model, context, options)
+        async for ev in drive_sse(url, _headers(model, options), make, options, _ChatStream(builder)):
             yield ev

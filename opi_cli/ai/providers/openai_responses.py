@@ -10,6 +10,7 @@ reason and the usage.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from functools import partial
 
 from opi_cli._util.jsonio import JsonValue, dumps, loads
 from opi_cli.ai.errors import classify_stream_error
@@ -374,6 +375,6 @@ class OpenAIResponsesProvider:
         builder = MessageBuilder(model)
         yield builder.start()
         url = model.base_url.rstrip("/") + "/responses"
-        body = build_responses_request(model, context, options)
-        async for ev in drive_sse(url, _headers(model, options), body, options, _Parser(builder)):
+        make = partial(build_responses_request, model, context, options)
+        async for ev in drive_sse(url, _headers(model, options), make, options, _Parser(builder)):
             yield ev
