@@ -2,8 +2,9 @@
 
 Line 1: cwd (``~`` for home), git branch, session name. Line 2: ``↑in ↓out Rcache Wcache
 $cost`` over every reply of the session, context use ``pct%/window`` (yellow above 70 %,
-red above 90 %), and on the right the model id and thinking level. Returned as
-prompt_toolkit formatted-text fragments.
+red above 90 %; ``~`` in front when no reply has measured it yet, e.g. right after a
+compaction, so the figure is opi's estimate), and on the right the model id and
+thinking level. Returned as prompt_toolkit formatted-text fragments.
 """
 
 from __future__ import annotations
@@ -82,9 +83,12 @@ def _fit(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(0, width - 3)] + "..."
 
 
-def footer_fragments(state: FooterState, used: int, model: Model, thinking: str, width: int) -> Fragments:
+def footer_fragments(
+    state: FooterState, used: int, model: Model, thinking: str, width: int, *, estimated: bool = False
+) -> Fragments:
     """The footer as formatted-text fragments, two lines, ``width`` columns; ``used`` is the
-    context in use (the session's own figure: last reported usage plus estimates after it)."""
+    context in use (the session's own figure: last reported usage plus estimates after it),
+    ``estimated`` when no reported usage is part of it."""
     line1 = tilde(state.cwd, state.home)
     branch = state.branch()
     if branch:
@@ -106,7 +110,7 @@ def footer_fragments(state: FooterState, used: int, model: Model, thinking: str,
     window = model.context_window or 1
     pct = 100.0 * used / window
     ctx_style = "class:footer.ctx" + (".red" if pct > 90 else ".yellow" if pct > 70 else "")
-    ctx = f"{pct:.1f}%/{fmt_tokens(window)}" + (" (auto)" if state.auto_compaction else "")
+    ctx = ("~" if estimated else "") + f"{pct:.1f}%/{fmt_tokens(window)}" + (" (auto)" if state.auto_compaction else "")
     right = model.id + ((" • " + (thinking if thinking != "off" else "thinking off")) if model.reasoning else "")
     left = " ".join(parts)
     left_len = len(left) + (1 if left else 0) + len(ctx)

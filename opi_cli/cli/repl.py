@@ -250,8 +250,9 @@ class Repl:
     def _toolbar(self) -> StyleAndTextTuples:
         width = self.prompt.app.output.get_size().columns
         agent = self.session.agent
-        used = self.session.context_usage().tokens
-        return footer_fragments(self.footer, used, agent.model, agent.thinking_level, width)
+        usage = self.session.context_usage()
+        estimated = usage.from_usage == 0 and usage.tokens > 0  # e.g. after a compaction, before a reply
+        return footer_fragments(self.footer, usage.tokens, agent.model, agent.thinking_level, width, estimated=estimated)
 
     # -- events ------------------------------------------------------------------------------
     def _on_event(self, ev: AgentEvent) -> None:

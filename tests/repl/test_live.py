@@ -159,6 +159,8 @@ def test_footer_colours_context_and_formats_tokens(tmp_path: Path) -> None:
     text = "".join(t for _, t in frags)
     assert "~/proj • work" in text and "↑1.2k ↓56" in text and "91.0%/1.0k" in text and "m • high" in text
     assert any(style.endswith(".red") for style, _ in frags)
+    estimate = "".join(t for _, t in footer_fragments(state, 300, model, "high", 80, estimated=True))
+    assert "~30.0%/1.0k" in estimate  # no reply has measured the context yet: opi's estimate
     assert tilde(home / "a", home) == "~/a"
     assert [fmt_tokens(n) for n in (999, 1234, 32000, 1_200_000, 12_000_000)] == ["999", "1.2k", "32k", "1.2M", "12M"]
 

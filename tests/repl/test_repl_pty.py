@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -254,11 +255,14 @@ def test_compact_dry_run_then_compact_records_a_compaction(start_repl: Any) -> N
     drv.wait_for("first answer")
     drv.type_line("question two")
     drv.wait_for("second answer")
+    footer = re.compile(r"(~?)\d+\.\d%/128k")
+    drv.wait_for(lambda: any((m := footer.search(line)) and m.group(1) == "" for line in drv.screen_lines()))
     drv.type_line("/compact --dry-run")
     drv.wait_for("Would summarise")
     assert len(srv.requests) == 2  # a dry run asks no model
     drv.type_line("/compact keep the goal")
     drv.wait_for("Compacted context")
+    drv.wait_for(lambda: any((m := footer.search(line)) and m.group(1) == "~" for line in drv.screen_lines()))
     drv.send("\x04")
     assert drv.wait_exit() == 0
     entries = [json.loads(line) for f in home.glob("sessions/*/*.jsonl") for line in f.read_text().splitlines()]
