@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import httpx
 import pytest
@@ -713,3 +713,12 @@ def test_responses_style_ids_go_out_as_their_call_id_part() -> None:
     assistant = next(m for m in body["messages"] if m["role"] == "assistant")
     tool = next(m for m in body["messages"] if m["role"] == "tool")
     assert assistant["tool_calls"][0]["id"] == "call_9" and tool["tool_call_id"] == "call_9"
+
+
+async def test_strict_tools_are_sent_only_where_the_server_supports_strict_mode() -> None:
+    strict_tools = (replace(TOOLS[0], strict=True),)
+    _, body = await request_of(make_model(), LlmContext("sys", HELLO.messages, strict_tools))
+    assert body["tools"][0]["function"]["strict"] is True  # type: ignore[index]
+    no_strict = make_model(provider="vllm", base_url=LOCAL_URL, compat=OpenAICompat(supports_strict_mode=False))
+    _, body = await request_of(no_strict, LlmContext("sys", HELLO.messages, strict_tools))
+    assert "strict" not in body["tools"][0]["function"]  # type: ignore[index]

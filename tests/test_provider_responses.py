@@ -271,6 +271,8 @@ async def test_request_basics() -> None:
         }
     ]
     assert "reasoning" not in body and "include" not in body  # not a reasoning model
+    _request2, strict = await _request(replace(CTX, tools=(replace(tool, strict=True),)))
+    assert strict["tools"][0]["strict"] is True
 
 
 @pytest.mark.parametrize(

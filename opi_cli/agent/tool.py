@@ -89,8 +89,8 @@ class Tool(Protocol):
 
 
 def tool_spec(tool: Tool) -> ToolSpec:
-    """What the provider sends to the model for ``tool``."""
-    return ToolSpec(tool.name, tool.description, tool.parameters)
+    """What the provider sends to the model for ``tool`` (``strict`` if the tool has it set)."""
+    return ToolSpec(tool.name, tool.description, tool.parameters, getattr(tool, "strict", False) is True)
 
 
 def text_result(text: str, details: JsonValue = None, *, is_error: bool = False) -> ToolResult:

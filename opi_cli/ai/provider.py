@@ -53,11 +53,17 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class ToolSpec:
-    """A tool as the model sees it: name, description, JSON Schema of its arguments."""
+    """A tool as the model sees it: name, description, JSON Schema of its arguments.
+
+    ``strict`` asks OpenAI-style APIs to constrain the model's arguments to the schema
+    (their strict function calling: every property required, ``additionalProperties:
+    false``). Sent where the API and server support it; opi validates every call anyway.
+    """
 
     name: str
     description: str
     parameters: dict[str, JsonValue]
+    strict: bool = False
 
 
 @dataclass(frozen=True, slots=True)

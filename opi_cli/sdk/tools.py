@@ -30,8 +30,9 @@ class ToolDefinition:
         name: the name the model calls.
         description: what it does, for the model.
         parameters: JSON Schema of the arguments object.
-        strict: the seed's strict flag; kept for the definition (opi validates every call
-            against ``parameters`` itself, whatever the provider does with it).
+        strict: the seed's strict flag: sent to OpenAI-style APIs as the function's
+            ``strict`` (the schema must then meet their rules); opi validates every call
+            against ``parameters`` itself either way.
     """
 
     name: str
@@ -89,6 +90,10 @@ class _RegisteredAdapter:
     @property
     def execution_mode(self) -> ExecutionMode:
         return "parallel"
+
+    @property
+    def strict(self) -> bool:
+        return self.definition.strict is True
 
     async def execute(
         self, call_id: str, args: dict[str, JsonValue], signal: AbortSignal, on_update: UpdateCallback | None

@@ -265,6 +265,7 @@ async def test_registered_tools_run_and_their_errors_are_results(mock: MockLLM) 
     assert await agent.run("weather?") == "Sunny in Seattle."
     tools = mock.requests[0]["body"]["tools"]
     assert tools[0]["function"]["name"] == "get_weather"
+    assert tools[0]["function"]["strict"] is True  # the definition's strict flag is sent
     assert mock.requests[1]["body"]["messages"][-1]["content"] == "The weather in Seattle is sunny and 72°F"
     assert mock.requests[2]["body"]["messages"][-1]["content"] == "No weather under the sea"
     assert reg.definitions()[0].strict is True
@@ -281,6 +282,7 @@ async def test_register_fn_with_a_plain_async_function(mock: MockLLM) -> None:
     agent = AgentBuilder(env={}).with_config(config).with_tools(reg).build()
     assert await agent.run("reverse") == "done"
     sent = mock.requests[0]["body"]["tools"][0]["function"]
+    assert sent["strict"] is False
     assert sent["description"] == "Reverses a given string of text"
     assert sent["parameters"]["properties"] == {"text": {"type": "string"}}
     assert mock.requests[1]["body"]["messages"][-1]["content"] == "dlroW olleH"

@@ -21,7 +21,7 @@ from opi_cli.ai.errors import classify_stream_error
 from opi_cli.ai.events import AssistantStreamEvent, ProviderError
 from opi_cli.ai.http import drive_sse
 from opi_cli.ai.model import Model
-from opi_cli.ai.provider import LlmContext, MessageBuilder, StreamOptions
+from opi_cli.ai.provider import LlmContext, MessageBuilder, StreamOptions, ToolSpec
 from opi_cli.ai.sse import SSEEvent
 from opi_cli.ai.types import (
     AssistantMessage,
@@ -127,15 +127,15 @@ def build_body(model: Model, context: LlmContext, options: StreamOptions) -> Jso
     if options.json_mode:
         body["response_format"] = {"type": "json_object"}
     if context.tools:
-        body["tools"] = [_tool_spec(t.name, t.description, t.parameters, compat) for t in context.tools]
+        body["tools"] = [_tool_spec(t, compat) for t in context.tools]
     body.update(_thinking_fields(model, compat, options.thinking_level))
     return body
 
 
-def _tool_spec(name: str, description: str, parameters: Json, compat: ResolvedCompat) -> Json:
-    fn: Json = {"name": name, "description": description, "parameters": parameters}
+def _tool_spec(tool: ToolSpec, compat: ResolvedCompat) -> Json:
+    fn: Json = {"name": tool.name, "description": tool.description, "parameters": tool.parameters}
     if compat.supports_strict_mode:
-        fn["strict"] = False
+        fn["strict"] = tool.strict
     return {"type": "function", "function": fn}
 
 

@@ -67,7 +67,7 @@ def build_responses_request(
                 "name": t.name,
                 "description": t.description,
                 "parameters": t.parameters,
-                "strict": False,
+                "strict": t.strict,
             }
             for t in context.tools
         ]
