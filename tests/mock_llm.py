@@ -25,8 +25,10 @@ Endpoints (any path prefix is accepted, so ``/v1/messages`` and ``/api/messages`
   delta/done), then ``response.completed`` (or ``response.incomplete`` for ``length``).
 - ``GET …/models``: a model list. ``GET /_log``: the request log as a JSON array.
 
-Requests are always answered as streams, whatever ``"stream"`` says. Each response is
-``Connection: close`` with no Content-Length or chunking: events are written and flushed,
+Requests are answered as streams, except a Chat Completions request with ``"stream": false``,
+which gets one ``chat.completion`` JSON object (``choices[0].message`` with ``content``,
+``reasoning_content`` and ``tool_calls``, then ``finish_reason`` and ``usage``). Each stream
+is ``Connection: close`` with no Content-Length or chunking: events are written and flushed,
 and the end of the body is the socket closing.
 
 Script format (JSON)::
@@ -225,6 +227,25 @@ def _chat_events(t: _Turn) -> tuple[list[_Event], list[_Event]]:
         tail.append({**chunk({}), "choices": [], "usage": _openai_usage(t.usage, "chat")})
     tail.append("[DONE]")
     return body, tail
+
+
+def _chat_whole(t: _Turn) -> dict[str, Json]:
+    """The non-streamed ``chat.completion`` object for Chat Completions (``"stream": false``)."""
+    message: dict[str, Json] = {"role": "assistant", "content": None, "refusal": None}
+    texts = [s.text for s in t.steps if s.kind == "text"]
+    thinking = [s.text for s in t.steps if s.kind == "thinking"]
+    calls = [{"id": s.call_id, "type": "function", "function": {"name": s.name, "arguments": s.text}}
+             for s in t.steps if s.kind == "tool_call"]
+    if texts:
+        message["content"] = "".join(texts)
+    if thinking:
+        message["reasoning_content"] = "".join(thinking)
+    if calls:
+        message["tool_calls"] = calls
+    return {"id": f"chatcmpl-mock{t.seq}", "object": "chat.completion", "created": int(time.time()),
+            "model": t.model, "choices": [{"index": 0, "message": message, "logprobs": None,
+                                           "finish_reason": _STOPS["chat"][t.stop]}],
+            "usage": _openai_usage(t.usage, "chat")}
 
 
 def _anthropic_events(t: _Turn) -> tuple[list[_Event], list[_Event]]:
@@ -433,6 +454,9 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             model = mock._script.get("model") or (body.get("model") if isinstance(body, dict) else None)
             turn = _turn(api, resp, model or "mock-model", seq, body)
+            if api == "chat" and isinstance(body, dict) and body.get("stream") is False:
+                self._send_json(200, _chat_whole(turn))
+                return
             try:
                 with mock._stream_slot():
                     self._stream(api, resp, turn)

@@ -722,3 +722,35 @@ async def test_strict_tools_are_sent_only_where_the_server_supports_strict_mode(
     no_strict = make_model(provider="vllm", base_url=LOCAL_URL, compat=OpenAICompat(supports_strict_mode=False))
     _, body = await request_of(no_strict, LlmContext("sys", HELLO.messages, strict_tools))
     assert "strict" not in body["tools"][0]["function"]  # type: ignore[index]
+
+
+async def test_a_whole_json_reply_when_streaming_is_off() -> None:
+    """``stream=False``: the body says so, and a ``chat.completion`` object gives the same message."""
+    reply = {
+        "id": "chatcmpl-1", "object": "chat.completion", "model": "gpt-4o",
+        "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
+            "role": "assistant", "content": "Checking.", "refusal": None,
+            "tool_calls": [
+                {"id": "call_a", "type": "function", "function": {"name": "read", "arguments": '{"path": "a.txt"}'}},
+                {"id": "call_b", "type": "function", "function": {"name": "read", "arguments": '{"path": "b.txt"}'}},
+            ]}}],
+        "usage": {"prompt_tokens": 50, "completion_tokens": 9, "total_tokens": 59},
+    }
+    log: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        log.append(request)
+        return httpx.Response(200, json=reply)
+
+    events = await run([], context=LlmContext("sys", HELLO.messages, TOOLS), transport=httpx.MockTransport(answer),
+                       stream=False)
+    body = json.loads(log[0].content)
+    assert body["stream"] is False and "stream_options" not in body
+    end = terminal(events)
+    assert isinstance(end, StreamDone)
+    msg = end.message
+    assert msg.stop_reason == "toolUse" and msg.usage.input == 50 and msg.usage.output == 9
+    assert [type(c).__name__ for c in msg.content] == ["TextContent", "ToolCall", "ToolCall"]
+    assert msg.content[0].text == "Checking."  # type: ignore[union-attr]
+    assert [(c.id, c.arguments) for c in msg.content[1:]] == [  # type: ignore[union-attr]
+        ("call_a", {"path": "a.txt"}), ("call_b", {"path": "b.txt"})]

@@ -102,6 +102,13 @@ async def post_sse(
             raise ProviderFailure(err)
         decoder = SSEDecoder()
         try:
+            content_type = response.headers.get("content-type", "")
+            if "json" in content_type and "event-stream" not in content_type:
+                # a whole JSON reply ("stream": false, or a server that ignores streaming):
+                # handed to the parser as one event
+                whole = await response.aread()
+                yield SSEEvent("", whole.decode("utf-8", "replace"))
+                return
             async for chunk in response.aiter_raw():
                 if signal is not None and signal.aborted:
                     raise ProviderFailure(ProviderError("aborted", "Request was aborted."))

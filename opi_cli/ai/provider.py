@@ -93,6 +93,9 @@ class StreamOptions:
             that layers above this one need not import httpx.
         client: a shared ``httpx.AsyncClient`` (connection reuse across turns).
         timeout_s: read timeout per chunk.
+        stream: ``False`` asks Chat Completions for one whole JSON reply instead of a stream
+            (for servers that stream badly); the events are the same, all at once. Other
+            APIs always stream.
     """
 
     api_key: str | None = None
@@ -107,6 +110,7 @@ class StreamOptions:
     transport: object | None = None
     client: object | None = None
     timeout_s: float = 600.0
+    stream: bool = True
 
 
 class Provider(Protocol):

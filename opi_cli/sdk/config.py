@@ -37,8 +37,9 @@ class Config:
         timeout: read timeout in seconds for each streamed chunk.
         base_url: an OpenAI-compatible endpoint (spoken to with Chat Completions).
         organization: sent as ``OpenAI-Organization``.
-        stream: kept for the seed's API; replies are always streamed from the provider
-            and ``run`` returns the whole text either way.
+        stream: ``False`` asks a Chat Completions endpoint for whole replies instead of
+            streams (``"stream": false``); subscribers then get each reply's events at once.
+            Other APIs always stream. ``run`` returns the whole text either way.
         json_mode: ask for a JSON object answer (``response_format``).
     """
 
@@ -142,5 +143,6 @@ def resolve_endpoint(config: Config, registry: ModelRegistry, env: Mapping[str, 
         json_mode=config.json_mode,
         headers=headers,
         timeout_s=config.timeout if config.timeout is not None else 600.0,
+        stream=config.stream,
     )
     return Endpoint(model, key, options)

@@ -271,6 +271,20 @@ async def test_registered_tools_run_and_their_errors_are_results(mock: MockLLM) 
     assert reg.definitions()[0].strict is True
 
 
+async def test_with_stream_false_asks_for_whole_replies(mock: MockLLM) -> None:
+    reg = ToolRegistry([WeatherTool()])
+    mock.set_script({"responses": [call("get_weather", {"location": "Seattle"}), text("Sunny in Seattle.")]})
+    config = Config().with_api_key("k").with_model("gpt-4o").with_base_url(mock.base_url + "/v1").with_stream(False)
+    agent = AgentBuilder(env={}).with_config(config).with_tools(reg).build()
+    updates: list[AgentEvent] = []
+    agent.loop.subscribe(lambda e: updates.append(e) if isinstance(e, MessageUpdate) else None)
+    assert await agent.run("weather?") == "Sunny in Seattle."
+    assert [r["body"]["stream"] for r in mock.requests] == [False, False]
+    assert all("stream_options" not in r["body"] for r in mock.requests)
+    assert mock.requests[1]["body"]["messages"][-1]["content"] == "The weather in Seattle is sunny and 72°F"
+    assert updates  # subscribers still get the reply's events, all at once
+
+
 async def test_register_fn_with_a_plain_async_function(mock: MockLLM) -> None:
     async def reverse_string(text: str) -> str:
         return text[::-1]

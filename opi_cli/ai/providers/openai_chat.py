@@ -116,8 +116,8 @@ def resolve_compat(model: Model) -> ResolvedCompat:
 def build_body(model: Model, context: LlmContext, options: StreamOptions) -> Json:
     """The JSON body of ``POST /chat/completions`` (before ``on_payload``)."""
     compat = resolve_compat(model)
-    body: Json = {"model": model.id, "messages": _messages(model, compat, context), "stream": True}
-    if compat.supports_usage_in_streaming:
+    body: Json = {"model": model.id, "messages": _messages(model, compat, context), "stream": options.stream}
+    if options.stream and compat.supports_usage_in_streaming:
         body["stream_options"] = {"include_usage": True}
     if compat.supports_store:
         body["store"] = False
@@ -337,8 +337,19 @@ class _Call:
     id: str = ""
 
 
+def _whole_message(message: JsonValue) -> Json | None:
+    """A non-streamed reply's ``message`` as a delta, its tool calls numbered as a stream numbers them."""
+    if not isinstance(message, dict):
+        return None
+    calls = message.get("tool_calls")
+    if isinstance(calls, list):
+        numbered = [{**c, "index": i} if isinstance(c, dict) else c for i, c in enumerate(calls)]
+        return {**message, "tool_calls": numbered}
+    return message
+
+
 class _ChatStream:
-    """One response in progress: SSE events in, builder events out."""
+    """One response in progress: SSE events in, builder events out (or one whole JSON reply)."""
 
     def __init__(self, builder: MessageBuilder) -> None:
         self.b = builder
@@ -393,6 +404,8 @@ class _ChatStream:
         out: list[AssistantStreamEvent] = []
         if choice is not None and _int(choice.get("index")) == 0:
             delta = choice.get("delta")
+            if not isinstance(delta, dict):  # a whole reply (``"stream": false``) reads as one delta
+                delta = _whole_message(choice.get("message"))
             if isinstance(delta, dict):
                 out.extend(self._delta(delta))
             reason = choice.get("finish_reason")
