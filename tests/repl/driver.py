@@ -80,7 +80,7 @@ class ReplDriver:
         return [self._line(row) for row in self.screen.history.top] + self.screen_lines()
 
     def wait_for(self, what: str | Callable[[], bool], timeout: float = 20) -> None:
-        check = (lambda: what in self.screen_text()) if isinstance(what, str) else what
+        check: Callable[[], bool] = (lambda: what in self.screen_text()) if isinstance(what, str) else what
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.pump(0.05)
