@@ -60,11 +60,10 @@ class IdFilter:
         return h & self.mask, (h >> 32) & self.mask
 
     def add(self, eid: str) -> None:
-        h = hash(eid)
-        bits, mask = self.bits, self.mask
-        a, b = h & mask, (h >> 32) & mask
-        bits[a >> 3] |= 1 << (a & 7)
-        bits[b >> 3] |= 1 << (b & 7)
+        """(``RecentIndexBuilder.feed_block`` does the same inline, once per line of a file.)"""
+        a, b = self._positions(eid)
+        self.bits[a >> 3] |= 1 << (a & 7)
+        self.bits[b >> 3] |= 1 << (b & 7)
 
     def __contains__(self, eid: object) -> bool:
         if not isinstance(eid, str):

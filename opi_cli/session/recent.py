@@ -40,15 +40,9 @@ _Located = tuple[Node, int]
 _CHECKED_KINDS = frozenset({"", "session", "leaf"})  # left to entry_fields
 
 
-def _bears_model(node: Node) -> bool:
-    return node.type == "model_change" or (node.type == "message" and node.text == "assistant")
-
-
-def _fields_bear_model(kind: str, d: dict[str, JsonValue]) -> bool:
-    if kind == "model_change":
-        return True
-    message = d.get("message")
-    return kind == "message" and isinstance(message, dict) and message.get("role") == "assistant"
+def _bears_model(kind: str, role: str | None) -> bool:
+    """A model change, or an assistant message (which names the model that wrote it)."""
+    return kind == "model_change" or (kind == "message" and role == "assistant")
 
 
 def _str_or_none(value: JsonValue) -> str | None:
@@ -152,10 +146,13 @@ class RecentIndexBuilder:
         if self._region_closed:  # beyond the kept region only the latest settings count
             if eid == self._first_kept:
                 self._undecidable = True  # the context would start at this earlier entry
-            elif (self._thinking is None and not self._has_thinking and kind == "thinking_level_change") or (
-                self._model is None and not self._has_model and _fields_bear_model(kind, d)
-            ):
-                self._beyond((node_from_fields(d, kind, eid, parent), locator))
+            else:
+                role = None
+                if kind == "message" and self._model is None and not self._has_model:  # (every line, here)
+                    message = d.get("message")
+                    role = _str_or_none(message.get("role")) if isinstance(message, dict) else None
+                if self._sought(kind, role):  # (a node only for the few entries kept)
+                    self._beyond((node_from_fields(d, kind, eid, parent), locator))
         else:
             self._on_path((node_from_fields(d, kind, eid, parent), locator))
         if parent is None:
@@ -186,15 +183,24 @@ class RecentIndexBuilder:
     def _keep(self, item: _Located) -> None:
         self._kept.append(item)
         self._has_thinking = self._has_thinking or item[0].type == "thinking_level_change"
-        self._has_model = self._has_model or _bears_model(item[0])
+        self._has_model = self._has_model or _bears_model(item[0].type, item[0].text)
+
+    def _sought(self, kind: str, role: str | None) -> str | None:
+        """``thinking`` or ``model`` when a path entry before the kept region is the latest
+        setting of that kind (none kept, none found yet); else ``None``."""
+        if kind == "thinking_level_change" and not self._has_thinking and self._thinking is None:
+            return "thinking"
+        if _bears_model(kind, role) and not self._has_model and self._model is None:
+            return "model"
+        return None
 
     def _beyond(self, item: _Located) -> None:
         """A path entry before the kept region: only the latest settings count."""
-        node = item[0]
-        if not self._has_thinking and self._thinking is None and node.type == "thinking_level_change":
-            self._thinking = item
-        elif not self._has_model and self._model is None and _bears_model(node):
-            self._model = item
+        match self._sought(item[0].type, item[0].text):
+            case "thinking":
+                self._thinking = item
+            case "model":
+                self._model = item
 
     def finish(self) -> SessionIndex | None:
         """The partial index, or ``None`` when the file must be loaded forwards (see the module)."""

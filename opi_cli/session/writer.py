@@ -214,19 +214,16 @@ class SessionWriter:
         The whole path unless :attr:`partial`; then the latest compaction's kept entries and
         everything after, preceded by the latest settings entries found before them.
         """
-        tree = self._index.tree
-        path = tree.path()
-        found = await self._materialise(path)
-        return [found[p] for p in path if p in found]
+        return await self._entries_on(self._index.tree.path())
 
     async def path_entries(self, entry_id: str | None = None) -> list[Entry]:
         """Every entry from the root to ``entry_id`` (default: the current position)."""
         await self.load_full()
         tree = self._index.tree
         pos = tree.leaf if entry_id is None else tree.position(entry_id)
-        if pos is None:
-            return []
-        path = tree.path(pos)
+        return [] if pos is None else await self._entries_on(tree.path(pos))
+
+    async def _entries_on(self, path: list[int]) -> list[Entry]:
         found = await self._materialise(path)
         return [found[p] for p in path if p in found]
 
