@@ -10,6 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# No test may depend on machine speed: on a loaded 2-core machine Hypothesis's "too slow"
+# health check and its per-example deadline fire at random.
+SPEED_CHECKS = (HealthCheck.too_slow,)
+settings.register_profile("opi", deadline=None, suppress_health_check=SPEED_CHECKS)
+settings.load_profile("opi")
 
 ROOT = Path(__file__).resolve().parent.parent
 _KEY_VARS = (

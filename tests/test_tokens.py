@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from opi_cli.ai import tokens
 from opi_cli.ai.model import Model
 from opi_cli.errors import OpiError
+from tests.conftest import SPEED_CHECKS
 
 _URLS = {
     "o200k_base": "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken",
@@ -144,7 +145,7 @@ def test_corpus_matches_reference(name: tokens.EncodingName, reference: dict[str
     assert tokens.count_tokens(big, MODEL_OF[name]) == len(ref.encode_ordinary(big))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=[*SPEED_CHECKS, HealthCheck.function_scoped_fixture])
 @given(text=st.text(max_size=300))
 def test_any_text_matches_reference(text: str, reference: dict[str, Any]) -> None:
     for name in ENCODINGS:
@@ -196,7 +197,7 @@ def test_estimate_tokens_is_ceil_chars_over_four() -> None:
 # -- truncation --------------------------------------------------------------------------------
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=None, suppress_health_check=[*SPEED_CHECKS, HealthCheck.function_scoped_fixture])
 @given(
     text=st.text(max_size=200),
     n=st.integers(min_value=-1, max_value=60),

@@ -3,6 +3,9 @@
 Each hook is an optional callable on :class:`AgentHooks`; ``None`` means the default.
 A hook that raises is reported as an error of the run (or, for ``before_tool_call``, as
 a blocked tool call); it never crashes the loop.
+
+Several sources of hooks (a library user's, the settings' shell hooks, the permission
+gate, extensions) are combined with :func:`compose_hooks` into one :class:`AgentHooks`.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ __all__ = [
     "PrepareNextTurnUpdate",
     "ToolCallContext",
     "TurnContext",
+    "compose_hooks",
 ]
 
 
@@ -78,3 +82,86 @@ class AgentHooks:
     should_stop_after_turn: Callable[[TurnContext], Awaitable[bool]] | None = None
     prepare_next_turn: Callable[[TurnContext], Awaitable[PrepareNextTurnUpdate | None]] | None = None
     extra: dict[str, object] = field(default_factory=dict)
+
+
+def compose_hooks(*layers: AgentHooks | None) -> AgentHooks:
+    """One :class:`AgentHooks` that runs ``layers`` in order (``None`` layers are skipped).
+
+    - ``transform_context``: each transforms the previous one's output.
+    - ``convert_to_llm``: the first layer that has one (it replaces the default conversion).
+    - ``before_tool_call``: in order; the first verdict that blocks wins and later layers
+      are not asked (a permission gate before a shell hook means a denied call runs no hook).
+    - ``after_tool_call``: in order; each sees the result as the earlier layers changed it,
+      and the changes are merged (later fields win).
+    - ``should_stop_after_turn``: stop if any layer says so (all are asked).
+    - ``prepare_next_turn``: all are asked; their updates are merged, later fields win.
+    - ``extra``: merged, later keys win.
+    """
+    hs = [h for h in layers if h is not None]
+    if len(hs) == 1:
+        return hs[0]
+    transforms = [h.transform_context for h in hs if h.transform_context is not None]
+    befores = [h.before_tool_call for h in hs if h.before_tool_call is not None]
+    afters = [h.after_tool_call for h in hs if h.after_tool_call is not None]
+    stops = [h.should_stop_after_turn for h in hs if h.should_stop_after_turn is not None]
+    prepares = [h.prepare_next_turn for h in hs if h.prepare_next_turn is not None]
+    convert = next((h.convert_to_llm for h in hs if h.convert_to_llm is not None), None)
+    extra: dict[str, object] = {}
+    for h in hs:
+        extra.update(h.extra)
+
+    async def transform(messages: list[AgentMessage], signal: AbortSignal) -> list[AgentMessage]:
+        for fn in transforms:
+            messages = await fn(messages, signal)
+        return messages
+
+    async def before(ctx: ToolCallContext) -> BeforeToolCallResult | None:
+        for fn in befores:
+            verdict = await fn(ctx)
+            if verdict is not None and verdict.block:
+                return verdict
+        return None
+
+    async def after(ctx: ToolCallContext, result: ToolResult) -> AfterToolCallResult | None:
+        merged: AfterToolCallResult | None = None
+        for fn in afters:
+            change = await fn(ctx, result)
+            if change is None:
+                continue
+            result = ToolResult(
+                tuple(change.content) if change.content is not None else result.content,  # type: ignore[arg-type]
+                change.details if change.details is not None else result.details,
+                change.is_error if change.is_error is not None else result.is_error,
+                result.terminate,
+            )
+            merged = AfterToolCallResult(result.content, result.details, result.is_error)
+        return merged
+
+    async def stop(ctx: TurnContext) -> bool:
+        answers = [await fn(ctx) for fn in stops]
+        return any(answers)
+
+    async def prepare(ctx: TurnContext) -> PrepareNextTurnUpdate | None:
+        merged: PrepareNextTurnUpdate | None = None
+        for fn in prepares:
+            update = await fn(ctx)
+            if update is None:
+                continue
+            base = merged or PrepareNextTurnUpdate()
+            merged = PrepareNextTurnUpdate(
+                update.system_prompt if update.system_prompt is not None else base.system_prompt,
+                update.model if update.model is not None else base.model,
+                update.thinking_level if update.thinking_level is not None else base.thinking_level,
+                update.tools if update.tools is not None else base.tools,
+            )
+        return merged
+
+    return AgentHooks(
+        transform_context=transform if transforms else None,
+        convert_to_llm=convert,
+        before_tool_call=before if befores else None,
+        after_tool_call=after if afters else None,
+        should_stop_after_turn=stop if stops else None,
+        prepare_next_turn=prepare if prepares else None,
+        extra=extra,
+    )

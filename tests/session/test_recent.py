@@ -39,8 +39,9 @@ from opi_cli.session.entries import (
 from opi_cli.session.index import IdFilter, SessionIndex
 from opi_cli.session.stores import jsonl_file
 from opi_cli.session.stores.jsonl import JsonlHandle
+from tests.conftest import SPEED_CHECKS
 
-PROPS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+PROPS = settings(max_examples=300, deadline=None, suppress_health_check=[*SPEED_CHECKS, HealthCheck.function_scoped_fixture])
 TS = "2026-01-01T00:00:00.000Z"
 
 _op = st.one_of(
