@@ -14,6 +14,7 @@ from opi_cli.agent.tool import ToolResult, ToolUpdate, UpdateCallback, text_resu
 from opi_cli.ai.events import ProviderError
 from opi_cli.ai.providers.faux import FauxProvider, FauxResponse, FauxToolCall, faux_model
 from opi_cli.ai.types import AssistantMessage, TextContent, ToolResultMessage, UserMessage
+from opi_cli.cli.event_stream import event_json
 
 
 class Gate:
@@ -100,8 +101,15 @@ async def test_event_order_prompt_tool_answer() -> None:
 async def test_snapshots_are_true_snapshots() -> None:
     agent, _, events = make_agent([FauxResponse(text="abcdefgh", chunk_size=2)])
     await agent.prompt("x")
-    texts = [e.to_json()["message"]["content"][0]["text"] for e in events if e.type == "message_update"]
+    updates = [e for e in events if e.type == "message_update"]
+    texts = [event_json(e, snapshots=True)["message"]["content"][0]["text"] for e in updates]
     assert texts == ["", "ab", "abcd", "abcdef", "abcdefgh", "abcdefgh"]
+    # the default wire form is the delta alone (linear output, PROTOCOL.md §3)
+    assert [e.to_json() for e in updates[1:3]] == [
+        {"type": "message_update", "assistantMessageEvent": {"type": "text_delta", "contentIndex": 0, "delta": d}}
+        for d in ("ab", "cd")
+    ]
+    assert updates[-1].to_json()["assistantMessageEvent"] == {"type": "text_end", "contentIndex": 0}
 
 
 async def test_parallel_results_in_call_order() -> None:

@@ -1,8 +1,9 @@
 """The event vocabulary of PROTOCOL.md §3: agent, turn, message, tool, queue and session events.
 
 Every event is a frozen value; ``to_json`` gives its wire form (camelCase, pi 0.73 names).
-``message_update`` materialises its message snapshot only when serialised, so a consumer
-that ignores snapshots pays nothing for them.
+A ``message_update`` is written as its delta alone, so a stream stays linear in the reply;
+the in-process event still offers the message so far (``.message``), materialised only
+when asked for.
 """
 
 from __future__ import annotations
@@ -82,11 +83,11 @@ class MessageUpdate:
         return self.source.partial
 
     def to_json(self) -> dict[str, JsonValue]:
-        return {
-            "type": self.type,
-            "message": agent_message_to_json(self.message),
-            "assistantMessageEvent": assistant_event_to_json(self.source),
-        }
+        """The delta only: no message so far, and no accumulated block text on ``*_end``."""
+        ame = assistant_event_to_json(self.source)
+        if ame["type"] in ("text_end", "thinking_end"):
+            del ame["content"]
+        return {"type": self.type, "assistantMessageEvent": ame}
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,9 +24,10 @@ from opi_cli._util.abort import AbortSignal
 from opi_cli.agent.messages import BashExecutionMessage
 from opi_cli.ai.catalog import ModelRegistry
 from opi_cli.ai.model import Model
-from opi_cli.ai.resolve import clamp_thinking, parse_thinking_level, require_api_key
+from opi_cli.ai.resolve import clamp_thinking, parse_thinking_level
 from opi_cli.ai.types import THINKING_LEVELS, AssistantMessage, ToolResultMessage, UserMessage
 from opi_cli.cli.footer import FooterState
+from opi_cli.cli.model_switch import next_thinking_level, switch_model
 from opi_cli.cli.render import fmt_tokens
 from opi_cli.cli.settings import Settings
 from opi_cli.errors import OpiError
@@ -158,16 +159,7 @@ def _candidates(registry: ModelRegistry, query: str) -> list[Model]:
 
 
 def _switch(host: Host, model: Model) -> None:
-    session = host.session
-    agent = session.agent
-    if model.provider != agent.model.provider:
-        s = host.settings
-        key = require_api_key(model, host.registry, auth_path=s.auth_json, env=s.env)
-        agent.options.stream_options = replace(agent.options.stream_options, api_key=key)
-    session.set_model(model)
-    level = clamp_thinking(model, agent.thinking_level if model.reasoning else "medium")
-    if level != agent.thinking_level:
-        session.set_thinking_level(level)
+    level = switch_model(host.session, host.registry, host.settings, model)
     shown = f" (thinking: {level})" if model.reasoning else ""
     host.print(Text(f"Switched to {model.ref}{shown}", style="green"))
 
@@ -210,12 +202,11 @@ async def _thinking(host: Host, args: str) -> None:
         host.print(Text(f"Thinking level: {agent.thinking_level}  (levels: {', '.join(THINKING_LEVELS)})"))
         return
     if args == "next":  # Shift+Tab
-        if not agent.model.reasoning:
+        following = next_thinking_level(agent.model, agent.thinking_level)
+        if following is None:
             host.print(Text("Current model does not support thinking", style="yellow"))
             return
-        order = [lv for lv in THINKING_LEVELS if clamp_thinking(agent.model, lv) == lv]
-        current = agent.thinking_level
-        args = order[(order.index(current) + 1) % len(order)] if current in order else order[0]
+        args = following
     level = parse_thinking_level(args)
     if level is None:
         host.print(Text(f"Unknown thinking level '{args}'. Use one of: {', '.join(THINKING_LEVELS)}.", style="red"))

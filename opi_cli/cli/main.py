@@ -27,7 +27,8 @@ app = typer.Typer(
     help=(
         "opi: a coding agent for your terminal.\n\n"
         "opi [OPTIONS] [MESSAGES]... runs the agent: interactive on a terminal, or "
-        "non-interactive with -p/--print (final answer) or --json (one event per line).\n\n"
+        "non-interactive with -p/--print (final answer) or --json (one event per line); "
+        "--mode rpc takes JSON commands on stdin (docs/rpc.md).\n\n"
         "Common options (all listed by `opi chat --help`): --model, --provider, --base-url, "
         "--api, --api-key, --thinking, --tools, --no-tools, -c/--continue, --no-session, "
         "--session-dir, --store, --system-prompt, --append-system-prompt, --max-turns, --debug."
@@ -67,9 +68,16 @@ def _stdin_text() -> str | None:
 def _execute(opts: RunOptions) -> int:
     from opi_cli.cli.settings import load_settings
 
+    machine = None
+    if any((opts.mode, opts.input_format, opts.output_format, opts.json_snapshots, opts.include_partial_messages)):
+        from opi_cli.cli.modes import run_machine, select_mode
+
+        machine = select_mode(opts)  # --mode text/json only set -p/--json
     if opts.print_mode and opts.json_mode:
         raise UsageError("Use either -p/--print or --json, not both.")
     settings = load_settings()
+    if machine is not None:
+        return asyncio.run(run_machine(machine, opts, settings, _stdin_text))
     interactive = opts.interactive
     if interactive is None:
         interactive = not (opts.print_mode or opts.json_mode) and sys.stdin is not None and sys.stdin.isatty()
@@ -92,7 +100,7 @@ async def _run_headless(opts: RunOptions, settings: Settings, prompts: list[tupl
     from opi_cli.cli.runtime import build_runtime
 
     rt = await build_runtime(opts, settings)
-    return await run_noninteractive(rt, prompts, json_mode=opts.json_mode)
+    return await run_noninteractive(rt, prompts, json_mode=opts.json_mode, snapshots=opts.json_snapshots)
 
 
 def _exit(code: int) -> None:
@@ -222,11 +230,19 @@ def models_command(
 
 
 @app.command("schema")
-def schema_command() -> None:
+def schema_command(
+    rpc: Annotated[bool, typer.Option("--rpc", help="The commands, responses and events of --mode rpc instead.")] = False,
+    snapshots: Annotated[bool, typer.Option("--snapshots", help="The --json-snapshots shape (pi's) instead.")] = False,
+) -> None:
     """Print the JSON Schema of the --json event stream."""
     from opi_cli.cli.schema import event_stream_schema
 
-    sys.stdout.write(json.dumps(event_stream_schema(), indent=2) + "\n")
+    if rpc:
+        from opi_cli.cli.rpc_schema import rpc_schema
+
+        sys.stdout.write(json.dumps(rpc_schema(snapshots=snapshots), indent=2) + "\n")
+        return
+    sys.stdout.write(json.dumps(event_stream_schema(snapshots=snapshots), indent=2) + "\n")
 
 
 def run_app(argv: list[str]) -> None:

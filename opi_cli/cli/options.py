@@ -37,6 +37,12 @@ class RunOptions:
     max_turns: int | None = None
     debug: bool = False
     session: str | None = None  # resume target
+    mode: str | None = None  # text | json | rpc (cli/modes.py)
+    json_snapshots: bool = False
+    input_format: str | None = None
+    output_format: str | None = None
+    include_partial_messages: bool = False
+    verbose: bool = False
     interactive: bool | None = None  # True for `opi chat`
 
 
@@ -60,6 +66,12 @@ def _template(
     append_system_prompt: Annotated[list[str] | None, typer.Option("--append-system-prompt", help="Append to the system prompt (text or file; repeatable).")] = None,
     max_turns: Annotated[int | None, typer.Option("--max-turns", help="Stop after N model turns.", min=1)] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    mode: Annotated[str | None, typer.Option("--mode", help="text (= -p) | json (= --json) | rpc: JSON commands on stdin (docs/rpc.md).")] = None,
+    json_snapshots: Annotated[bool, typer.Option("--json-snapshots", help="--json/rpc: message_update also carries the whole message so far (pi's shape; output grows with the square of the reply).")] = False,
+    input_format: Annotated[str | None, typer.Option("--input-format", help="text | stream-json (Claude Code's; docs/rpc.md).")] = None,
+    output_format: Annotated[str | None, typer.Option("--output-format", help="text | json | stream-json (Claude Code's; docs/rpc.md).")] = None,
+    include_partial_messages: Annotated[bool, typer.Option("--include-partial-messages", help="stream-json: also write stream_event deltas.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", hidden=True, help="Accepted for Claude Code's stream-json; no effect.")] = False,
 ) -> None:
     """Signature template; never called."""
 

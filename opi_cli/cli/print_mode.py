@@ -12,36 +12,22 @@ import asyncio
 import signal
 import sys
 import time
-from typing import IO
 
-from opi_cli._util.jsonio import dumps_bytes
 from opi_cli.agent.events import AgentEvent, CompactionEnd, SessionSummary, TurnStart
 from opi_cli.ai.types import AssistantMessage, ImageContent, Usage
+from opi_cli.cli.event_stream import EventWriter
 from opi_cli.cli.runtime import Runtime
 
 __all__ = ["run_noninteractive"]
 
 
-class _JsonWriter:
-    def __init__(self, out: IO[bytes]) -> None:
-        self.out = out
-
-    def line(self, obj: object) -> None:
-        try:
-            self.out.write(dumps_bytes(obj) + b"\n")
-            self.out.flush()
-        except BrokenPipeError:
-            pass  # the reader went away; the run (and the session) go on
-
-    def __call__(self, ev: AgentEvent) -> None:
-        self.line(ev.to_json())
-
-
-async def run_noninteractive(rt: Runtime, prompts: list[tuple[str, list[ImageContent]]], *, json_mode: bool) -> int:
-    """Send each prompt in turn; returns the process exit code."""
+async def run_noninteractive(
+    rt: Runtime, prompts: list[tuple[str, list[ImageContent]]], *, json_mode: bool, snapshots: bool = False
+) -> int:
+    """Send each prompt in turn; returns the process exit code (``snapshots``: pi's --json shape)."""
     started = time.monotonic()
     out = sys.stdout.buffer
-    writer = _JsonWriter(out) if json_mode else None
+    writer = EventWriter(out, snapshots=snapshots) if json_mode else None
     turns = 0
     usage = Usage()
     last: AssistantMessage | None = None

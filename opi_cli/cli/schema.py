@@ -1,16 +1,18 @@
 """The published JSON Schema of the ``--json`` event stream (``opi schema``).
 
-One schema validates every line: the session header or any event of PROTOCOL.md §3.
-Version it with the stream: bump ``SCHEMA_VERSION`` when a field changes meaning.
+One schema validates every line: the session header or any event of PROTOCOL.md §3, in the
+linear shape (the default) or in pi's snapshot shape (``--json-snapshots``, ``opi schema
+--snapshots``). Version it with the stream: bump ``SCHEMA_VERSION`` when a field changes
+meaning. The RPC protocol's schema (cli/rpc_schema.py) reuses the definitions and events.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["SCHEMA_VERSION", "event_stream_schema"]
+__all__ = ["SCHEMA_VERSION", "event_defs", "event_schemas", "event_stream_schema", "ref"]
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: message_update carries the delta alone (linear output)
 
 _S: dict[str, Any] = {"type": "string"}
 _I: dict[str, Any] = {"type": "integer"}
@@ -32,7 +34,8 @@ def _event(name: str, props: dict[str, Any] | None = None, required: list[str] |
     return _obj(p, ["type", *(required or [])], extra=False)
 
 
-def _defs() -> dict[str, Any]:
+def event_defs() -> dict[str, Any]:
+    """The ``$defs`` every event schema refers to (messages, content blocks, usage)."""
     text = _obj({"type": {"const": "text"}, "text": _S, "textSignature": _S}, ["type", "text"], extra=False)
     image = _obj({"type": {"const": "image"}, "data": _S, "mimeType": _S}, ["type", "data", "mimeType"], extra=False)
     thinking = _obj(
@@ -86,47 +89,52 @@ def _defs() -> dict[str, Any]:
     )
     message = {"oneOf": [user, assistant, tool_result, other]}
     result = _obj({"content": user_content, "details": _ANY}, ["content"])
+    # turn_end / agent_end of the linear shape: a message already written whole on its
+    # message_end, repeated without its content
+    no_content = {"not": {"required": ["content"]}}
+    assistant_meta = {**_obj({k: v for k, v in assistant["properties"].items() if k != "content"},
+                             [r for r in assistant["required"] if r != "content"]), **no_content}
+    message_meta = {**_obj({"role": {"enum": ["user", "assistant", "toolResult", "bashExecution", "custom",
+                                              "branchSummary", "compactionSummary"]}, "timestamp": _I},
+                           ["role", "timestamp"]), **no_content}
     return {
         "text": text, "image": image, "thinking": thinking, "toolCall": tool_call, "cost": cost,
         "usage": usage, "assistant": assistant, "message": message, "toolOutput": result,
+        "assistantMeta": assistant_meta, "messageMeta": message_meta,
     }
 
 
-def event_stream_schema() -> dict[str, Any]:
-    """A JSON Schema (2020-12) that every line of ``opi --json`` satisfies."""
-    ame = _obj(
-        {
-            "type": {"enum": [f"{k}_{p}" for k in ("text", "thinking", "toolcall") for p in ("start", "delta", "end")]},
-            "contentIndex": _I,
-            "delta": _S,
-            "content": _S,
-            "toolCall": ref("toolCall"),
-        },
-        ["type", "contentIndex"],
-        extra=False,
-    )
-    header = _obj(
-        {"type": {"const": "session"}, "version": _I, "id": _S, "timestamp": _S, "cwd": _S, "parentSession": _S},
-        ["type", "version", "id", "timestamp", "cwd"],
-    )
+def event_schemas(*, snapshots: bool = False) -> list[dict[str, Any]]:
+    """One schema per event type (``$ref`` into :func:`event_defs`); ``snapshots``: pi's shape."""
+    ame_props: dict[str, Any] = {
+        "type": {"enum": [f"{k}_{p}" for k in ("text", "thinking", "toolcall") for p in ("start", "delta", "end")]},
+        "contentIndex": _I,
+        "delta": _S,
+        "toolCall": ref("toolCall"),
+    }
+    if snapshots:
+        ame_props["content"] = _S  # the block's whole text, on text_end / thinking_end
+    ame = _obj(ame_props, ["type", "contentIndex"], extra=False)
+    update = ({"message": ref("assistant"), "assistantMessageEvent": ame}, ["message", "assistantMessageEvent"])
+    if not snapshots:
+        update = ({"assistantMessageEvent": ame}, ["assistantMessageEvent"])
+    turn_message, listed = (ref("assistant"), ref("message")) if snapshots else (ref("assistantMeta"), ref("messageMeta"))
     tool_ids = {"toolCallId": _S, "toolName": _S}
     reason = {"enum": ["manual", "threshold", "overflow"]}
-    events = [
-        header,
+    return [
         _event("agent_start"),
         _event("turn_start"),
         _event("message_start", {"message": ref("message")}, ["message"]),
-        _event("message_update", {"message": ref("assistant"), "assistantMessageEvent": ame},
-               ["message", "assistantMessageEvent"]),
+        _event("message_update", *update),
         _event("message_end", {"message": ref("message")}, ["message"]),
         _event("tool_execution_start", {**tool_ids, "args": {"type": "object"}}, ["toolCallId", "toolName", "args"]),
         _event("tool_execution_update", {**tool_ids, "args": {"type": "object"}, "partialResult": ref("toolOutput")},
                ["toolCallId", "toolName", "args", "partialResult"]),
         _event("tool_execution_end", {**tool_ids, "result": ref("toolOutput"), "isError": _B},
                ["toolCallId", "toolName", "result", "isError"]),
-        _event("turn_end", {"message": ref("assistant"), "toolResults": {"type": "array", "items": ref("message")}},
+        _event("turn_end", {"message": turn_message, "toolResults": {"type": "array", "items": listed}},
                ["message", "toolResults"]),
-        _event("agent_end", {"messages": {"type": "array", "items": ref("message")}}, ["messages"]),
+        _event("agent_end", {"messages": {"type": "array", "items": listed}}, ["messages"]),
         _event("queue_update", {"steering": {"type": "array", "items": _S}, "followUp": {"type": "array", "items": _S}},
                ["steering", "followUp"]),
         _event("compaction_start", {"reason": reason}, ["reason"]),
@@ -165,11 +173,27 @@ def event_stream_schema() -> dict[str, Any]:
             ["sessionId", "stopReason", "turns", "usage", "cost", "durationMs", "exitCode"],
         ),
     ]
+
+
+def event_stream_schema(*, snapshots: bool = False) -> dict[str, Any]:
+    """A JSON Schema (2020-12) that every line of ``opi --json`` (``--json-snapshots``) satisfies."""
+    header = _obj(
+        {"type": {"const": "session"}, "version": _I, "id": _S, "timestamp": _S, "cwd": _S, "parentSession": _S},
+        ["type", "version", "id", "timestamp", "cwd"],
+    )
+    shape = (
+        "pi's snapshot shape (--json-snapshots): every message_update carries the whole message so far, "
+        "so the output grows with the square of the reply"
+        if snapshots
+        else "the linear shape: message_update carries the delta alone; a message's content is written whole "
+        "once, on its message_end, and turn_end/agent_end list messages without their content"
+    )
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": f"https://opi.dev/schema/events/v{SCHEMA_VERSION}.json",
+        "$id": f"https://opi.dev/schema/events/v{SCHEMA_VERSION}{'-snapshots' if snapshots else ''}.json",
         "title": "opi --json event stream line",
-        "description": "Line 1 is the session header; every later line is one event; session_summary is last.",
-        "oneOf": events,
-        "$defs": _defs(),
+        "description": "Line 1 is the session header; every later line is one event; session_summary is last. "
+        f"This is {shape}.",
+        "oneOf": [header, *event_schemas(snapshots=snapshots)],
+        "$defs": event_defs(),
     }

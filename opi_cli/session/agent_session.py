@@ -341,12 +341,11 @@ class AgentSession:
         ctx = await self.writer.context()
         self.agent.replace_messages(ctx.messages)
 
-    async def new_session(self) -> None:
-        """``/new``: an empty session in the same store and folder."""
+    async def new_session(self, parent_session: str | None = None) -> None:
+        """``/new``: an empty session in the same store and folder (``parentSession`` in its header)."""
         await self.agent.wait_for_idle()
-        await self._replace_writer(
-            await SessionWriter.create(self.writer.store, cwd=self.writer.header.cwd), new=True
-        )
+        writer = await SessionWriter.create(self.writer.store, cwd=self.writer.header.cwd, parent_session=parent_session)
+        await self._replace_writer(writer, new=True)
 
     async def list_sessions(self) -> list[tuple[str, str]]:
         return await navigation.session_choices(self.writer)

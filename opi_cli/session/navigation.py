@@ -15,7 +15,7 @@ from opi_cli.session.entries import MessageEntry
 from opi_cli.session.export import export_html, export_markdown
 from opi_cli.session.writer import SessionWriter
 
-__all__ = ["export_to", "fork_points", "session_choices", "tree_points", "user_text"]
+__all__ = ["export_to", "fork_messages", "fork_points", "session_choices", "tree_points", "user_text"]
 
 
 def user_text(message: AgentMessage) -> str:
@@ -49,16 +49,21 @@ async def tree_points(writer: SessionWriter) -> list[tuple[str, str]]:
     return out
 
 
-async def fork_points(writer: SessionWriter) -> list[tuple[str, str]]:
-    """The user messages on the current path, oldest first."""
+async def fork_messages(writer: SessionWriter) -> list[tuple[str, str]]:
+    """(entry id, whole text) of the user messages on the current path, oldest first."""
     path = (await writer.full_tree()).path()
     entries = await writer.entries_at(path)
     out = []
     for pos in path:
         e = entries.get(pos)
         if isinstance(e, MessageEntry) and isinstance(e.message, UserMessage):
-            out.append((e.id, _label(user_text(e.message))))
+            out.append((e.id, user_text(e.message)))
     return out
+
+
+async def fork_points(writer: SessionWriter) -> list[tuple[str, str]]:
+    """The user messages on the current path, oldest first, as (entry id, one-line label)."""
+    return [(entry_id, _label(text)) for entry_id, text in await fork_messages(writer)]
 
 
 async def session_choices(writer: SessionWriter) -> list[tuple[str, str]]:

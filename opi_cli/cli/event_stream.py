@@ -1,0 +1,154 @@
+"""The JSON event writer of ``--json`` and ``--mode rpc``: one line per event, linear in the reply.
+
+Two shapes (PROTOCOL.md §3, docs/rpc.md):
+
+- **linear** (the default): a ``message_update`` carries its delta alone; ``text_end`` and
+  ``thinking_end`` carry no accumulated text; ``turn_end`` and ``agent_end`` list their
+  messages without ``content``. A message's content is written in full once, on its
+  ``message_end`` (and as deltas while it streams), so the output is about twice the reply.
+- **snapshots** (``--json-snapshots``): pi's shape, every ``message_update`` also carries the
+  whole message so far. Its size grows with the square of the reply (a 1 MB reply in 64-byte
+  deltas writes about 8 GB); it exists for consumers written against pi's stream.
+
+Deltas of one content block that follow each other are merged into one ``message_update``
+(its ``delta`` is their concatenation) until :data:`COALESCE_S` has passed since the first of
+them, another line is written, or :data:`MAX_PENDING` characters are waiting. A reader still
+sees text within a twentieth of a second, and a fast stream costs a few lines per second
+instead of one line of framing per token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from typing import IO
+
+from opi_cli._util.jsonio import JsonValue, dumps_bytes
+from opi_cli.agent.events import AgentEnd, AgentEvent, MessageUpdate, TurnEnd
+from opi_cli.agent.messages import agent_message_to_json
+from opi_cli.ai.events import ContentDelta, ContentEnd
+
+__all__ = ["COALESCE_S", "MAX_PENDING", "EventWriter", "Shape", "event_json"]
+
+COALESCE_S = 0.05
+MAX_PENDING = 256 * 1024
+
+
+def _without_content(message: JsonValue) -> JsonValue:
+    if isinstance(message, dict):
+        return {k: v for k, v in message.items() if k != "content"}
+    return message
+
+
+def event_json(ev: AgentEvent, *, snapshots: bool = False) -> dict[str, JsonValue]:
+    """The wire form of ``ev`` in the linear shape, or pi's snapshot shape."""
+    d = ev.to_json()
+    if isinstance(ev, MessageUpdate):
+        if snapshots:
+            d = {"type": ev.type, "message": agent_message_to_json(ev.message), **d}
+            src = ev.source
+            if isinstance(src, ContentEnd) and src.kind in ("text", "thinking"):
+                d["assistantMessageEvent"]["content"] = getattr(src.content, src.kind, "")
+        return d
+    if snapshots:
+        return d
+    if isinstance(ev, TurnEnd):
+        d["message"] = _without_content(d["message"])
+        d["toolResults"] = [_without_content(m) for m in d["toolResults"]]
+    elif isinstance(ev, AgentEnd):
+        d["messages"] = [_without_content(m) for m in d["messages"]]
+    return d
+
+
+Shape = Callable[[AgentEvent], Iterable[JsonValue]]
+"""Turns one event into the lines to write (none, one or several)."""
+
+
+class _Pending:
+    """Deltas of one content block waiting to be written as one ``message_update``."""
+
+    __slots__ = ("last", "parts", "size")
+
+    def __init__(self, last: ContentDelta) -> None:
+        self.last = last
+        self.parts = [last.delta]
+        self.size = len(last.delta)
+
+    def merged(self) -> MessageUpdate:
+        src = self.last
+        delta = self.parts[0] if len(self.parts) == 1 else "".join(self.parts)
+        return MessageUpdate(ContentDelta(src.kind, src.content_index, delta, src.snapshot))
+
+
+class EventWriter:
+    """Writes events (and other JSON lines) to ``out``, each line flushed at once.
+
+    Call it with every event; call :meth:`line` for anything else (a header, a response);
+    call :meth:`flush` before the output is handed over or closed. ``shape`` replaces the
+    wire form (the Claude Code stream-json alias uses it); merged deltas reach it as one
+    ``MessageUpdate`` whose delta is their concatenation and whose snapshot is the last one.
+    """
+
+    def __init__(
+        self, out: IO[bytes], *, snapshots: bool = False, shape: Shape | None = None, coalesce_s: float = COALESCE_S
+    ) -> None:
+        self.out = out
+        self.snapshots = snapshots
+        self.coalesce_s = coalesce_s
+        self.shape: Shape = shape or (lambda ev: (event_json(ev, snapshots=snapshots),))
+        self.broken = False
+        """True once the reader went away; the run (and the session) go on."""
+        self._pending: _Pending | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    def _write(self, obj: JsonValue) -> None:
+        if self.broken:
+            return
+        try:
+            self.out.write(dumps_bytes(obj) + b"\n")
+            self.out.flush()
+        except (BrokenPipeError, ValueError):  # ValueError: the stream was closed under us
+            self.broken = True
+
+    def line(self, obj: JsonValue) -> None:
+        """Write one JSON value as a line, after any deltas still waiting."""
+        self.flush()
+        self._write(obj)
+
+    def __call__(self, ev: AgentEvent) -> None:
+        if isinstance(ev, MessageUpdate) and isinstance(ev.source, ContentDelta) and self.coalesce_s > 0:
+            self._delta(ev.source)
+            return
+        self.flush()
+        for obj in self.shape(ev):
+            self._write(obj)
+
+    def _delta(self, src: ContentDelta) -> None:
+        p = self._pending
+        if p is not None and p.last.kind == src.kind and p.last.content_index == src.content_index:
+            p.parts.append(src.delta)
+            p.size += len(src.delta)
+            p.last = src
+        else:
+            self.flush()
+            p = self._pending = _Pending(src)
+            self._arm()
+        if p.size >= MAX_PENDING:
+            self.flush()
+
+    def _arm(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop: the next line written is the moment
+        self._timer = loop.call_later(self.coalesce_s, self.flush)
+
+    def flush(self) -> None:
+        """Write the waiting deltas, if any, as one ``message_update``."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        p, self._pending = self._pending, None
+        if p is not None:
+            for obj in self.shape(p.merged()):
+                self._write(obj)
