@@ -24,12 +24,12 @@ from tests.mock_llm import MockLLM
 EXAMPLES = ROOT / "examples"
 
 
-def run_example(name: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
+def run_example(name: str, env: dict[str, str] | None = None, cwd: Path | None = None, args: tuple[str, ...] = ()) -> str:
     full = dict(os.environ)
     full.update({"OPENAI_API_KEY": "sk-example", "PYTHONPATH": str(ROOT)})
     full.update(env or {})
     proc = subprocess.run(
-        [sys.executable, str(EXAMPLES / name)],
+        [sys.executable, str(EXAMPLES / name), *args],
         env=full,
         cwd=cwd or ROOT,
         capture_output=True,
@@ -65,6 +65,7 @@ def test_every_example_is_tested() -> None:
         "error_handling",
         "persistence",
         "realtime",
+        "rpc_client",
     }
     assert {p.stem for p in EXAMPLES.glob("*.py")} == tested
 
@@ -275,3 +276,18 @@ def test_a_cli_session_continues_in_the_library(opi_home: Path, workdir: Path) -
         if e["type"] == "message"
     ]
     assert roles == ["user", "assistant", "user", "assistant"]
+
+
+def test_rpc_client(workdir: Path) -> None:
+    """The ~30-line client of docs/rpc.md drives the real `opi --mode rpc` through a tool call."""
+    (workdir / "a.txt").write_text("hi\n")
+    script = {"responses": [call("bash", {"command": "ls"}), text("One file: a.txt.")]}
+    with MockLLM(script) as srv:
+        out = run_example("rpc_client.py", cwd=workdir, args=(
+            "--base-url", srv.base_url + "/v1", "--provider", "openai", "--api", "openai-completions",
+            "--api-key", "x", "--model", "mock-model", "--no-session"))
+        second = json.dumps(srv.requests[1]["body"]["messages"])
+    assert "a.txt" in second  # the tool really ran
+    head, stats = out.rstrip("\n").rsplit("\n", 1)
+    assert head == "One file: a.txt."
+    assert stats.startswith("2 replies, 1 tool calls, ") and stats.endswith(" tokens")
