@@ -8,6 +8,7 @@ once. Hypothesis then tries short batches of arbitrary lines (bytes, text, any J
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import signal
@@ -167,18 +168,25 @@ def test_eof_ends_after_the_running_turn(workdir: Path, opi_home: Path) -> None:
     assert files and "finished the work" in files[0].read_text()
 
 
-def test_abort_then_eof_ends_at_once(workdir: Path) -> None:
+@contextlib.contextmanager
+def streaming(workdir: Path) -> Iterator[RpcProcess]:
+    """An rpc process whose run is streaming a reply that never ends (until aborted)."""
     with MockLLM(HANG) as srv:
         p = RpcProcess(["--mode", "rpc", *mock_args(srv)], workdir)
         try:
             p.send("prompt", message="go")
             p.event("message_update")
-            p.send("steer", message="queued, then dropped")
-            aborted = p.call("abort")
-            assert aborted["data"] == {"steering": ["queued, then dropped"], "followUp": []}
-            assert p.finish() == 0
+            yield p
         finally:
             p.kill()
+
+
+def test_abort_then_eof_ends_at_once(workdir: Path) -> None:
+    with streaming(workdir) as p:
+        p.send("steer", message="queued, then dropped")
+        aborted = p.call("abort")
+        assert aborted["data"] == {"steering": ["queued, then dropped"], "followUp": []}
+        assert p.finish() == 0
     end = [o for o in p.lines if o["type"] == "message_end" and o["message"]["role"] == "assistant"][-1]
     assert end["message"]["stopReason"] == "aborted"
     # the abort is answered after the run is idle
@@ -187,29 +195,16 @@ def test_abort_then_eof_ends_at_once(workdir: Path) -> None:
 
 
 def test_sigint_aborts_the_turn_not_the_process(workdir: Path) -> None:
-    with MockLLM(HANG) as srv:
-        p = RpcProcess(["--mode", "rpc", *mock_args(srv)], workdir)
-        try:
-            p.send("prompt", message="go")
-            p.event("message_update")
-            p.signal(signal.SIGINT)
-            end = p.event("agent_end")
-            assert end["messages"][-1]["stopReason"] == "aborted"
-            state = p.call("get_state")["data"]
-            assert state["isStreaming"] is False
-            assert p.finish() == 0
-        finally:
-            p.kill()
+    with streaming(workdir) as p:
+        p.signal(signal.SIGINT)
+        end = p.event("agent_end")
+        assert end["messages"][-1]["stopReason"] == "aborted"
+        assert p.call("get_state")["data"]["isStreaming"] is False
+        assert p.finish() == 0
 
 
 def test_sigterm_aborts_and_ends(workdir: Path) -> None:
-    with MockLLM(HANG) as srv:
-        p = RpcProcess(["--mode", "rpc", *mock_args(srv)], workdir)
-        try:
-            p.send("prompt", message="go")
-            p.event("message_update")
-            p.signal(signal.SIGTERM)
-            assert p.proc.wait(60) == 143
-        finally:
-            p.kill()
-    assert p.event("agent_end")["messages"][-1]["stopReason"] == "aborted"
+    with streaming(workdir) as p:
+        p.signal(signal.SIGTERM)
+        assert p.proc.wait(60) == 143
+        assert p.event("agent_end")["messages"][-1]["stopReason"] == "aborted"
