@@ -19,7 +19,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from opi_cli.agent.events import AgentStart, MessageEnd, MessageUpdate
+from opi_cli.agent.events import AgentStart, MessageEnd, MessageUpdate, ToolExecutionEnd, ToolExecutionUpdate
 from opi_cli.ai.events import ContentDelta, ContentEnd, ContentStart
 from opi_cli.ai.types import AssistantMessage, TextContent, ThinkingContent, Usage
 from opi_cli.cli import event_stream
@@ -204,6 +204,19 @@ def test_writer_with_snapshots_attaches_the_last_snapshot() -> None:
     assert merged["message"]["content"] == [{"type": "text", "text": "abcd"}]
     assert merged["assistantMessageEvent"]["delta"] == "abcd"
     assert end["type"] == "message_end"
+
+
+def test_writer_keeps_the_latest_of_a_tools_updates() -> None:
+    """Each update carries the output so far: of a burst, the last one says it all."""
+    buf = io.BytesIO()
+    w = EventWriter(buf, coalesce_s=30)
+    for n in range(1, 51):
+        w(ToolExecutionUpdate("c1", "bash", {"command": "seq 50"}, (TextContent("x\n" * n),)))
+    w(ToolExecutionUpdate("c2", "bash", {"command": "true"}, (TextContent("y"),)))
+    w(ToolExecutionEnd("c1", "bash", (TextContent("x\n" * 50),), None, False))
+    first, second, end = _lines(buf)
+    assert first["toolCallId"] == "c1" and first["partialResult"]["content"][0]["text"] == "x\n" * 50
+    assert second["toolCallId"] == "c2" and end["type"] == "tool_execution_end"
 
 
 def test_writer_survives_a_reader_that_went_away() -> None:

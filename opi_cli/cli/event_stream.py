@@ -14,7 +14,9 @@ Deltas of one content block that follow each other are merged into one ``message
 (its ``delta`` is their concatenation) until :data:`COALESCE_S` has passed since the first of
 them, another line is written, or :data:`MAX_PENDING` characters are waiting. A reader still
 sees text within a twentieth of a second, and a fast stream costs a few lines per second
-instead of one line of framing per token.
+instead of one line of framing per token. Likewise, of the ``tool_execution_update`` events
+of one tool that follow each other within that time only the latest is written: each carries
+the output so far (its tail), so the latest says everything the others did.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from collections.abc import Callable, Iterable
 from typing import IO
 
 from opi_cli._util.jsonio import JsonValue, dumps_bytes
-from opi_cli.agent.events import AgentEnd, AgentEvent, MessageUpdate, TurnEnd
+from opi_cli.agent.events import AgentEnd, AgentEvent, MessageUpdate, ToolExecutionUpdate, TurnEnd
 from opi_cli.agent.messages import agent_message_to_json
 from opi_cli.ai.events import ContentDelta, ContentEnd
 
@@ -98,7 +100,7 @@ class EventWriter:
         self.shape: Shape = shape or (lambda ev: (event_json(ev, snapshots=snapshots),))
         self.broken = False
         """True once the reader went away; the run (and the session) go on."""
-        self._pending: _Pending | None = None
+        self._pending: _Pending | ToolExecutionUpdate | None = None
         self._timer: asyncio.TimerHandle | None = None
 
     def _write(self, obj: JsonValue) -> None:
@@ -116,16 +118,29 @@ class EventWriter:
         self._write(obj)
 
     def __call__(self, ev: AgentEvent) -> None:
-        if isinstance(ev, MessageUpdate) and isinstance(ev.source, ContentDelta) and self.coalesce_s > 0:
-            self._delta(ev.source)
-            return
+        if self.coalesce_s > 0:
+            if isinstance(ev, MessageUpdate) and isinstance(ev.source, ContentDelta):
+                self._delta(ev.source)
+                return
+            if isinstance(ev, ToolExecutionUpdate):
+                self._tool_update(ev)
+                return
         self.flush()
         for obj in self.shape(ev):
             self._write(obj)
 
+    def _tool_update(self, ev: ToolExecutionUpdate) -> None:
+        p = self._pending
+        if isinstance(p, ToolExecutionUpdate) and p.tool_call_id == ev.tool_call_id:
+            self._pending = ev  # the output so far: the latest update supersedes the one waiting
+            return
+        self.flush()
+        self._pending = ev
+        self._arm()
+
     def _delta(self, src: ContentDelta) -> None:
         p = self._pending
-        if p is not None and p.last.kind == src.kind and p.last.content_index == src.content_index:
+        if isinstance(p, _Pending) and p.last.kind == src.kind and p.last.content_index == src.content_index:
             p.parts.append(src.delta)
             p.size += len(src.delta)
             p.last = src
@@ -150,5 +165,5 @@ class EventWriter:
             self._timer = None
         p, self._pending = self._pending, None
         if p is not None:
-            for obj in self.shape(p.merged()):
+            for obj in self.shape(p.merged() if isinstance(p, _Pending) else p):
                 self._write(obj)
