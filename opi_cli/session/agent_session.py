@@ -344,7 +344,9 @@ class AgentSession:
     async def new_session(self, parent_session: str | None = None) -> None:
         """``/new``: an empty session in the same store and folder (``parentSession`` in its header)."""
         await self.agent.wait_for_idle()
-        writer = await SessionWriter.create(self.writer.store, cwd=self.writer.header.cwd, parent_session=parent_session)
+        writer = await SessionWriter.create(
+            self.writer.store, cwd=self.writer.header.cwd, parent_session=parent_session
+        )
         await self._replace_writer(writer, new=True)
 
     async def list_sessions(self) -> list[tuple[str, str]]:
