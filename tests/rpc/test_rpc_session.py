@@ -153,3 +153,75 @@ def test_a_whole_session_over_rpc(workdir: Path, opi_home: Path) -> None:
     assert _texts(fork_entries) == _texts(entries)[:4]
     html = out.read_text()
     assert "Using the fast path." in html and "Tests pass." in html
+
+
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+
+
+def test_prompt_and_steer_with_images(workdir: Path, opi_home: Path) -> None:
+    script = {"responses": [{"steps": [{"text": "A red dot."}]}]}
+    with MockLLM(script) as srv:
+        (opi_home / "models.json").write_text(json.dumps({"providers": {"local": {
+            "baseUrl": f"{srv.base_url}/v1", "api": "openai-completions", "apiKey": "none",
+            "models": [{"id": "vision", "input": ["text", "image"]}]}}}))
+        p = RpcProcess(["--mode", "rpc", "--model", "local/vision"], workdir)
+        try:
+            image = {"type": "image", "data": PNG, "mimeType": "image/png"}
+            assert p.call("prompt", message="what is this?", images=[image])["success"]
+            p.event("agent_end")
+            bad = p.call("steer", message="and this?", images=[{**image, "mimeType": "text/plain"}])
+            assert bad["success"] is False and "images[0].mimeType" in bad["error"]
+            assert p.finish() == 0
+        finally:
+            p.kill()
+        body = json.dumps(srv.requests[0]["body"])
+    assert f"data:image/png;base64,{PNG}" in body and "what is this?" in body
+    user = next(o for o in p.lines if o["type"] == "message_end" and o["message"]["role"] == "user")
+    assert user["message"]["content"][1] == image
+
+
+def test_model_thinking_bash_and_session_commands(workdir: Path, opi_home: Path) -> None:
+    script = {"repeat_last": True, "responses": [{"steps": [{"text": "ok"}]}]}
+    with MockLLM(script) as srv:
+        (opi_home / "models.json").write_text(json.dumps({"providers": {"local": {
+            "baseUrl": f"{srv.base_url}/v1", "api": "openai-completions", "apiKey": "none",
+            "models": [{"id": "small"}, {"id": "thinker", "reasoning": True}]}}}))
+        p = RpcProcess(["--mode", "rpc", "--model", "local/small"], workdir)
+        try:
+            models = [m["id"] for m in p.call("get_available_models")["data"]["models"] if m["provider"] == "local"]
+            assert models == ["small", "thinker"]
+            assert p.call("cycle_thinking_level")["data"] is None  # small has no reasoning
+            assert p.call("set_model", provider="local", modelId="thinker")["data"]["reasoning"] is True
+            assert p.call("set_thinking_level", level="high")["data"] == {"level": "high"}
+            assert p.call("cycle_thinking_level")["data"] == {"level": "off"}  # xhigh is not for this model
+            cycled = p.call("cycle_model")["data"]
+            assert cycled["model"]["id"] != "thinker" and cycled["isScoped"] is False
+            missing = p.call("set_model", provider="local", modelId="nope")
+            assert missing["error"].startswith("Model not found: local/nope")
+
+            ran = p.call("bash", command="echo from-bash")["data"]
+            assert ran == {"output": "from-bash\n", "exitCode": 0, "cancelled": False, "truncated": False}
+            messages = p.call("get_messages")["data"]["messages"]
+            assert messages[-1]["role"] == "bashExecution" and messages[-1]["command"] == "echo from-bash"
+
+            slow = p.send("bash", command="sleep 30")
+            busy = p.call("bash", command="echo two")
+            assert busy["success"] is False and "abort_bash" in busy["error"]
+            assert p.call("abort_bash")["success"]
+            assert p.response(slow)["data"]["cancelled"] is True
+
+            assert p.call("set_session_name", name="  rpc test ")["success"]
+            first = p.call("get_state")["data"]
+            assert first["sessionName"] == "rpc test"
+            assert p.call("new_session", parentSession=first["sessionFile"])["data"] == {"cancelled": False}
+            second = p.call("get_state")["data"]
+            assert second["sessionFile"] != first["sessionFile"] and second["messageCount"] == 0
+            assert p.finish() == 0
+        finally:
+            p.kill()
+    header = json.loads(Path(second["sessionFile"]).read_text().splitlines()[0])
+    assert header["parentSession"] == first["sessionFile"]
+    kinds = [json.loads(line)["type"] for line in Path(first["sessionFile"]).read_text().splitlines()]
+    assert kinds.count("model_change") >= 3 and "session_info" in kinds
+    changed = [o for o in p.lines if o["type"] in ("model_changed", "thinking_level_changed")]
+    assert {"type": "model_changed", "provider": "local", "modelId": "thinker"} in changed
