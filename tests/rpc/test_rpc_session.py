@@ -225,3 +225,29 @@ def test_model_thinking_bash_and_session_commands(workdir: Path, opi_home: Path)
     assert kinds.count("model_change") >= 3 and "session_info" in kinds
     changed = [o for o in p.lines if o["type"] in ("model_changed", "thinking_level_changed")]
     assert {"type": "model_changed", "provider": "local", "modelId": "thinker"} in changed
+
+
+def test_abort_retry_and_set_auto_retry(workdir: Path, opi_home: Path) -> None:
+    (opi_home / "settings.json").write_text(json.dumps(
+        {"retry": {"enabled": True, "maxRetries": 3, "baseDelayMs": 600000, "maxDelayMs": 0}}))
+    failure = {"error": {"status": 503, "message": "overloaded", "type": "overloaded_error"}}
+    with MockLLM({"responses": [failure, failure]}) as srv:
+        p = RpcProcess(["--mode", "rpc", *mock_args(srv)], workdir)
+        try:
+            p.send("prompt", message="first")
+            start = p.event("auto_retry_start")
+            assert start["delayMs"] == 600000
+            assert p.call("abort_retry")["success"]
+            end = p.event("auto_retry_end")
+            assert end == {"type": "auto_retry_end", "success": False, "attempt": 1, "finalError": "Retry cancelled"}
+            p.event("agent_end")
+            assert p.call("set_auto_retry", enabled=False)["success"]
+            mark = p.mark()
+            p.send("prompt", message="second")
+            failed = p.event("agent_end", after=mark)
+            assert failed["messages"][-1]["stopReason"] == "error"
+            assert not any(o["type"] == "auto_retry_start" for o in p.lines[mark:])
+            assert p.finish() == 0
+        finally:
+            p.kill()
+        assert len(srv.requests) == 2
