@@ -2,9 +2,10 @@
 
 An adapter turns (model, context, options) into an async iterator of
 :data:`~opi_cli.ai.events.AssistantStreamEvent`. It uses :class:`MessageBuilder` to
-accumulate blocks; the builder hands out :class:`Snapshot` handles that materialise the
-message *as it was* at that event, lazily, so a stream of N deltas costs O(N) unless a
-consumer asks for every snapshot (as ``--json`` does, whose output is itself that big).
+accumulate blocks. The builder is append-only and every event carries an immutable
+:class:`Snapshot` of the message *as it was* at that event (materialised lazily, sharing
+every piece that did not change), so a stream of N deltas costs O(N) unless a consumer
+asks for every snapshot, and a kept event never shows text that arrived later.
 """
 
 from __future__ import annotations
@@ -143,41 +144,107 @@ def parse_partial_json(text: str) -> dict[str, JsonValue]:
 
 # ---------------------------------------------------------------------------------------------
 # The builder
+#
+# Append-only: a block's text and signature pieces only ever grow (a replacement, such as an
+# authoritative ``*.done`` value, is appended and the view's window moved past the old
+# pieces), and every change makes a new immutable :class:`_View` of the block. A snapshot is
+# the tuple of views at that moment, so it shares every piece and view that did not change
+# and costs O(blocks) to take, while reading it later still shows the message as it was.
 
 
 class _Block:
-    __slots__ = ("chunks", "closed", "final", "kind", "redacted", "sig_chunks", "tool_id", "tool_name")
+    """The growing pieces of one content block (never shortened or rewritten)."""
 
-    def __init__(self, kind: ContentKind, tool_id: str = "", tool_name: str = "") -> None:
+    __slots__ = ("chunks", "kind", "sigs")
+
+    def __init__(self, kind: ContentKind) -> None:
         self.kind = kind
         self.chunks: list[str] = []
-        self.sig_chunks: list[str] = []
+        self.sigs: list[str] = []
+
+
+class _View:
+    """One block as it was at one moment: windows into its pieces plus its metadata.
+
+    Never mutated after construction (a change makes a new view), so any snapshot holding
+    it keeps seeing that moment.
+    """
+
+    __slots__ = ("block", "end", "final", "redacted", "sig_end", "sig_start", "start", "tool_id", "tool_name")
+
+    def __init__(
+        self,
+        block: _Block,
+        start: int = 0,
+        end: int = 0,
+        sig_start: int = 0,
+        sig_end: int = 0,
+        tool_id: str = "",
+        tool_name: str = "",
+        redacted: bool = False,
+        final: AssistantContent | None = None,
+    ) -> None:
+        self.block = block
+        self.start = start
+        self.end = end
+        self.sig_start = sig_start
+        self.sig_end = sig_end
         self.tool_id = tool_id
         self.tool_name = tool_name
-        self.redacted = False
-        self.closed = False
-        self.final: AssistantContent | None = None
+        self.redacted = redacted
+        self.final = final
 
-    def materialise(self, n_chunks: int, n_sig: int) -> AssistantContent:
-        if self.final is not None and n_chunks == len(self.chunks) and n_sig == len(self.sig_chunks):
+    @property
+    def closed(self) -> bool:
+        return self.final is not None
+
+    def text(self) -> str:
+        return "".join(self.block.chunks[self.start : self.end])
+
+    def signature(self) -> str | None:
+        return "".join(self.block.sigs[self.sig_start : self.sig_end]) or None
+
+    def grown(self, end: int) -> _View:
+        return _View(
+            self.block, self.start, end, self.sig_start, self.sig_end, self.tool_id, self.tool_name, self.redacted
+        )
+
+    def changed(self, **changes: object) -> _View:
+        fields = {name: getattr(self, name) for name in _View.__slots__}
+        fields.update(changes)
+        return _View(**fields)  # type: ignore[arg-type]
+
+    def materialise(self) -> AssistantContent:
+        if self.final is not None:
             return self.final
-        text = "".join(self.chunks[:n_chunks])
-        sig = "".join(self.sig_chunks[:n_sig]) or None
-        if self.kind == "text":
-            return TextContent(text, sig)
-        if self.kind == "thinking":
-            return ThinkingContent(text, sig, self.redacted)
-        return ToolCall(self.tool_id, self.tool_name, parse_partial_json(text))
+        kind = self.block.kind
+        if kind == "text":
+            return TextContent(self.text(), self.signature())
+        if kind == "thinking":
+            return ThinkingContent(self.text(), self.signature(), self.redacted)
+        return ToolCall(self.tool_id, self.tool_name, parse_partial_json(self.text()))
+
+
+class _Meta:
+    """What never changes during one message: its origin and start time."""
+
+    __slots__ = ("api", "model_id", "provider", "timestamp")
+
+    def __init__(self, model: Model) -> None:
+        self.api = model.api
+        self.provider = model.provider
+        self.model_id = model.id
+        self.timestamp = now_ms()
 
 
 class Snapshot:
-    """The message as it was when an event was made; materialised on first use."""
+    """The message as it was when an event was made; materialised on first use, then cached."""
 
-    __slots__ = ("_builder", "_cache", "_counts", "_error", "_stop", "_usage")
+    __slots__ = ("_cache", "_error", "_meta", "_stop", "_usage", "_views")
 
     def __init__(self, builder: MessageBuilder) -> None:
-        self._builder = builder
-        self._counts = tuple((len(b.chunks), len(b.sig_chunks)) for b in builder.blocks)
+        self._meta = builder.meta
+        self._views = tuple(builder.views)
         self._usage = builder.usage
         self._stop = builder.stop_reason
         self._error = builder.error_message
@@ -185,12 +252,10 @@ class Snapshot:
 
     def message(self) -> AssistantMessage:
         if self._cache is None:
-            b = self._builder
-            content = tuple(
-                block.materialise(n, s) for block, (n, s) in zip(b.blocks, self._counts, strict=False)
-            )
+            m = self._meta
+            content = tuple(v.materialise() for v in self._views)
             self._cache = AssistantMessage(
-                content, b.api, b.provider, b.model_id, self._usage, self._stop, b.timestamp, self._error
+                content, m.api, m.provider, m.model_id, self._usage, self._stop, m.timestamp, self._error
             )
         return self._cache
 
@@ -200,16 +265,13 @@ class MessageBuilder:
 
     Blocks are addressed by a caller-chosen ``key`` (Anthropic's block index, a Chat
     Completions tool-call index, a Responses item id, ...). Every method that changes the
-    message returns the event to yield.
+    message returns the event to yield; every event carries an immutable snapshot.
     """
 
     def __init__(self, model: Model) -> None:
         self.model = model
-        self.api = model.api
-        self.provider = model.provider
-        self.model_id = model.id
-        self.timestamp = now_ms()
-        self.blocks: list[_Block] = []
+        self.meta = _Meta(model)
+        self.views: list[_View] = []
         self._keys: dict[object, int] = {}
         self.usage = Usage()
         self.stop_reason: StopReason = "stop"
@@ -221,78 +283,91 @@ class MessageBuilder:
 
     def is_open(self, key: object) -> bool:
         i = self._keys.get(key)
-        return i is not None and not self.blocks[i].closed
+        return i is not None and not self.views[i].closed
 
     def kind_of(self, key: object) -> ContentKind | None:
         i = self._keys.get(key)
-        return None if i is None else self.blocks[i].kind
+        return None if i is None else self.views[i].block.kind
 
     def text_of(self, key: object) -> str:
-        return "".join(self.blocks[self._keys[key]].chunks)
+        return self.views[self._keys[key]].text()
 
     def open_keys(self) -> list[object]:
-        return [k for k, i in self._keys.items() if not self.blocks[i].closed]
+        return [k for k, i in self._keys.items() if not self.views[i].closed]
 
     @property
     def has_tool_calls(self) -> bool:
-        return any(b.kind == "toolcall" for b in self.blocks)
+        return any(v.block.kind == "toolcall" for v in self.views)
 
     def snapshot(self) -> AssistantMessage:
         return Snapshot(self).message()
 
     # -- changes
+    def _change(self, key: object, **changes: object) -> int:
+        i = self._keys[key]
+        self.views[i] = self.views[i].changed(**changes)
+        return i
+
     def start(self) -> StreamStart:
         return StreamStart(Snapshot(self).message())
 
     def open(self, key: object, kind: ContentKind, *, tool_id: str = "", tool_name: str = "") -> ContentStart:
         """Start a block under ``key`` (a key may be reused after its block closed)."""
-        self._keys[key] = len(self.blocks)
-        self.blocks.append(_Block(kind, tool_id, tool_name))
-        return ContentStart(kind, len(self.blocks) - 1, Snapshot(self))
+        self._keys[key] = len(self.views)
+        self.views.append(_View(_Block(kind), tool_id=tool_id, tool_name=tool_name))
+        return ContentStart(kind, len(self.views) - 1, Snapshot(self))
 
     def append(self, key: object, delta: str) -> ContentDelta:
         i = self._keys[key]
-        block = self.blocks[i]
-        block.chunks.append(delta)
-        return ContentDelta(block.kind, i, delta, Snapshot(self))
+        view = self.views[i]
+        chunks = view.block.chunks
+        chunks.append(delta)
+        self.views[i] = view.grown(len(chunks))
+        return ContentDelta(view.block.kind, i, delta, Snapshot(self))
 
     def append_signature(self, key: object, sig: str) -> None:
-        self.blocks[self._keys[key]].sig_chunks.append(sig)
+        view = self.views[self._keys[key]]
+        view.block.sigs.append(sig)
+        self._change(key, sig_end=len(view.block.sigs))
 
     def set_signature(self, key: object, sig: str) -> None:
-        self.blocks[self._keys[key]].sig_chunks[:] = [sig]
+        sigs = self.views[self._keys[key]].block.sigs
+        sigs.append(sig)
+        self._change(key, sig_start=len(sigs) - 1, sig_end=len(sigs))
 
     def set_text(self, key: object, text: str) -> None:
-        """Replace a block's whole text (an authoritative ``*.done`` value)."""
-        self.blocks[self._keys[key]].chunks[:] = [text]
+        """Replace a block's whole text (an authoritative ``*.done`` value); earlier snapshots keep theirs."""
+        chunks = self.views[self._keys[key]].block.chunks
+        chunks.append(text)
+        self._change(key, start=len(chunks) - 1, end=len(chunks))
 
     def set_redacted(self, key: object) -> None:
-        self.blocks[self._keys[key]].redacted = True
+        self._change(key, redacted=True)
 
     def set_tool_meta(self, key: object, *, tool_id: str | None = None, name: str | None = None) -> None:
-        block = self.blocks[self._keys[key]]
-        if tool_id:
-            block.tool_id = tool_id
-        if name and not block.tool_name:
-            block.tool_name = name
+        view = self.views[self._keys[key]]
+        self._change(
+            key,
+            tool_id=tool_id or view.tool_id,
+            tool_name=view.tool_name if view.tool_name or not name else name,
+        )
 
     def close(self, key: object) -> ContentEnd | None:
         """End the block under ``key``; ``None`` if it was already closed."""
         i = self._keys[key]
-        block = self.blocks[i]
-        if block.closed:
+        view = self.views[i]
+        if view.closed:
             return None
-        block.closed = True
-        raw = "".join(block.chunks)
+        kind = view.block.kind
         final: AssistantContent
-        if block.kind == "toolcall":
-            final = _final_tool_call(block.tool_id, block.tool_name, raw)
-        elif block.kind == "text":
-            final = TextContent(raw, "".join(block.sig_chunks) or None)
+        if kind == "toolcall":
+            final = _final_tool_call(view.tool_id, view.tool_name, view.text())
+        elif kind == "text":
+            final = TextContent(view.text(), view.signature())
         else:
-            final = ThinkingContent(raw, "".join(block.sig_chunks) or None, block.redacted)
-        block.final = final
-        return ContentEnd(block.kind, i, final, Snapshot(self))
+            final = ThinkingContent(view.text(), view.signature(), view.redacted)
+        self.views[i] = view.changed(final=final)
+        return ContentEnd(kind, i, final, Snapshot(self))
 
     def close_all(self) -> list[ContentEnd]:
         out = []
@@ -310,11 +385,15 @@ class MessageBuilder:
         return StreamDone(Snapshot(self).message())
 
     def fail(self, error: ProviderError, *, aborted: bool = False) -> StreamError:
-        """End with an error; open blocks are kept as they are (a partial message)."""
-        for block in self.blocks:
-            if not block.closed and block.kind != "toolcall":
-                block.closed = True
-        self.blocks = [b for b in self.blocks if b.closed or b.kind != "toolcall"]
+        """End with an error: open text and thinking blocks are kept as they are (a partial
+        message); an unfinished tool call is dropped (its arguments may be cut anywhere)."""
+        kept: list[_View] = []
+        for view in self.views:
+            if view.closed:
+                kept.append(view)
+            elif view.block.kind != "toolcall":
+                kept.append(view.changed(final=view.materialise()))
+        self.views = kept
         self._keys = {}
         self.stop_reason = "aborted" if aborted else "error"
         self.error_message = error.message
