@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from opi_cli.agent.messages import convert_to_llm
+from opi_cli.ai.history import repair_history
 from opi_cli.session.stores import JsonlStore
 from opi_cli.session.writer import SessionWriter
 from tests.conftest import ROOT, run_opi
@@ -44,7 +45,7 @@ async def _expected_context(path: Path) -> list[tuple[str, str]]:
     finally:
         await handle.close()
     out = []
-    for m in convert_to_llm(list(ctx.messages)):
+    for m in repair_history(convert_to_llm(list(ctx.messages))):
         role = {"toolResult": "tool"}.get(m.role, m.role)
         text = "".join(getattr(c, "text", "") for c in m.content)
         out.append((role, text))

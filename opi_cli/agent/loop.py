@@ -300,18 +300,24 @@ async def _stream_once(
     started = False
     final: AssistantMessage | None = None
     error: ProviderError | None = None
-    async for ev in config.provider.stream(config.model, ctx, options):
-        if isinstance(ev, StreamStart):
-            start = ev
-        elif isinstance(ev, ContentStart | ContentDelta | ContentEnd):
-            if not started:
-                started = True
-                st.emit(MessageStart(start.partial if start else ev.partial))
-            st.emit(MessageUpdate(ev))
-        elif isinstance(ev, StreamDone):
-            final = ev.message
-        elif isinstance(ev, StreamError):
-            final, error = ev.message, ev.error
+    try:
+        async for ev in config.provider.stream(config.model, ctx, options):
+            if isinstance(ev, StreamStart):
+                start = ev
+            elif isinstance(ev, ContentStart | ContentDelta | ContentEnd):
+                if not started:
+                    started = True
+                    st.emit(MessageStart(start.partial if start else ev.partial))
+                st.emit(MessageUpdate(ev))
+            elif isinstance(ev, StreamDone):
+                final = ev.message
+            elif isinstance(ev, StreamError):
+                final, error = ev.message, ev.error
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # a provider broke its promise not to raise (a user's own, say)
+        final = _synthetic_error(config, f"The provider failed: {type(exc).__name__}: {exc}")
+        error = ProviderError("other", final.error_message or "")
     if final is None:
         final = _synthetic_error(config, "The provider ended the stream without a result.")
         error = ProviderError("incomplete", final.error_message or "")

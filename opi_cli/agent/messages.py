@@ -17,7 +17,6 @@ from opi_cli.ai.types import (
     ImageContent,
     Message,
     TextContent,
-    ToolCall,
     ToolResultMessage,
     UserContent,
     UserMessage,
@@ -181,37 +180,14 @@ def bash_execution_text(m: BashExecutionMessage) -> str:
 
 
 def convert_to_llm(messages: list[AgentMessage] | tuple[AgentMessage, ...]) -> list[Message]:
-    """Agent messages -> what the provider sees.
+    """Agent messages -> what the provider sees: extra roles become user messages.
 
-    Extra roles become user messages; errored/aborted assistant messages are dropped (they
-    stay in the session file); a tool call left without a result gets a synthetic
-    ``No result provided`` error result so the request stays valid.
+    Nothing else changes here: failed turns, orphan results and calls without a result are
+    repaired once, by every adapter, in :func:`opi_cli.ai.history.repair_history`.
     """
     out: list[Message] = []
-    pending: dict[str, ToolCall] = {}
-
-    def flush_pending(ts: int) -> None:
-        for call in pending.values():
-            out.append(
-                ToolResultMessage(call.id, call.name, (TextContent("No result provided"),), True, ts)
-            )
-        pending.clear()
-
     for m in messages:
-        if isinstance(m, AssistantMessage):
-            flush_pending(m.timestamp)
-            if m.stop_reason in ("error", "aborted"):
-                continue
-            out.append(m)
-            pending = {c.id: c for c in m.tool_calls}
-            continue
-        if isinstance(m, ToolResultMessage):
-            if m.tool_call_id in pending:
-                pending.pop(m.tool_call_id)
-                out.append(m)
-            continue  # a result whose call was dropped would make the request invalid
-        flush_pending(m.timestamp)
-        if isinstance(m, UserMessage):
+        if isinstance(m, UserMessage | AssistantMessage | ToolResultMessage):
             out.append(m)
         elif isinstance(m, BashExecutionMessage):
             if not m.exclude_from_context:
@@ -224,8 +200,6 @@ def convert_to_llm(messages: list[AgentMessage] | tuple[AgentMessage, ...]) -> l
             out.append(
                 UserMessage((TextContent(COMPACTION_SUMMARY_PREFIX + m.summary + "\n</summary>"),), m.timestamp)
             )
-    if pending:
-        flush_pending(out[-1].timestamp if out else 0)
     return out
 
 

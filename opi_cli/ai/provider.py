@@ -11,7 +11,8 @@ asks for every snapshot, and a kept event never shows text that arrived later.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -48,6 +49,7 @@ __all__ = [
     "Provider",
     "StreamOptions",
     "ToolSpec",
+    "guarded",
     "parse_partial_json",
 ]
 
@@ -398,6 +400,26 @@ class MessageBuilder:
         self.stop_reason = "aborted" if aborted else "error"
         self.error_message = error.message
         return StreamError(Snapshot(self).message(), error)
+
+
+async def guarded(
+    builder: MessageBuilder, events: AsyncGenerator[AssistantStreamEvent, None]
+) -> AsyncIterator[AssistantStreamEvent]:
+    """``events`` with the promise of :mod:`opi_cli.ai.events` kept: never raises.
+
+    An exception inside the adapter (building the request, an ``on_payload`` hook, a body
+    that is not JSON, a parser bug) ends the stream with a ``StreamError`` whose message
+    names it, unless the stream had already ended. Cancellation still propagates.
+    """
+    ended = False
+    try:
+        async with aclosing(events) as stream:
+            async for ev in stream:
+                ended = isinstance(ev, StreamDone | StreamError)
+                yield ev
+    except Exception as exc:
+        if not ended:
+            yield builder.fail(ProviderError("other", f"The request could not be made: {type(exc).__name__}: {exc}"))
 
 
 def _final_tool_call(tool_id: str, name: str, raw: str) -> ToolCall:

@@ -23,6 +23,7 @@ from opi_cli._util.ids import now_ms
 from opi_cli._util.jsonio import JsonValue
 from opi_cli.agent.messages import AgentMessage, convert_to_llm
 from opi_cli.ai.events import StreamDone, StreamError
+from opi_cli.ai.history import repair_history
 from opi_cli.ai.model import Model
 from opi_cli.ai.provider import LlmContext, Provider, StreamOptions
 from opi_cli.ai.types import (
@@ -281,7 +282,7 @@ class _Outcome:
 async def _complete(
     provider: Provider, model: Model, call: _Call, options: StreamOptions, count: TokenCounter
 ) -> _Outcome:
-    parts = _serialize_parts(convert_to_llm(call.messages))
+    parts = _serialize_parts(repair_history(convert_to_llm(call.messages)))
     limit = (
         model.context_window
         - call.max_tokens

@@ -10,15 +10,16 @@ success needs ``message_stop`` or a stop reason before EOF.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from functools import partial
 
 from opi_cli._util.jsonio import JsonValue, dumps, loads
 from opi_cli.ai.errors import classify_stream_error
 from opi_cli.ai.events import AssistantStreamEvent, ProviderError
+from opi_cli.ai.history import repair_history
 from opi_cli.ai.http import drive_sse
 from opi_cli.ai.model import Model
-from opi_cli.ai.provider import LlmContext, MessageBuilder, StreamOptions
+from opi_cli.ai.provider import LlmContext, MessageBuilder, StreamOptions, guarded
 from opi_cli.ai.sse import SSEEvent
 from opi_cli.ai.types import (
     AssistantMessage,
@@ -71,7 +72,7 @@ def build_anthropic_request(
     body: dict[str, JsonValue] = {"model": model.id, "max_tokens": max_tokens, "stream": True}
     if context.system_prompt:
         body["system"] = [{"type": "text", "text": context.system_prompt, "cache_control": dict(_EPHEMERAL)}]
-    body["messages"] = _convert_messages(model, context.messages)
+    body["messages"] = _convert_messages(model, repair_history(context.messages))
     if context.tools:
         body["tools"] = [
             {"name": t.name, "description": t.description, "input_schema": t.parameters}
@@ -147,7 +148,7 @@ def _tool_result_block(model: Model, msg: ToolResultMessage) -> Block:
     }
 
 
-def _convert_messages(model: Model, messages: tuple[Message, ...]) -> list[JsonValue]:
+def _convert_messages(model: Model, messages: list[Message]) -> list[JsonValue]:
     """Wire messages; consecutive tool results share one user message, as the API expects."""
     out: list[WireMessage] = []
     merging = False  # the last wire message holds tool results
@@ -373,6 +374,13 @@ class AnthropicProvider:
     ) -> AsyncIterator[AssistantStreamEvent]:
         builder = MessageBuilder(model)
         yield builder.start()
+        async for ev in guarded(builder, self._events(builder, model, context, options)):
+            yield ev
+
+    @staticmethod
+    async def _events(
+        builder: MessageBuilder, model: Model, context: LlmContext, options: StreamOptions
+    ) -> AsyncGenerator[AssistantStreamEvent, None]:
         url = model.base_url.rstrip("/") + "/messages"
         make = partial(build_anthropic_request, model, context, options)
         async for ev in drive_sse(url, _headers(model, options), make, options, _Parser(builder)):

@@ -9,14 +9,15 @@ every context it was asked to answer.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from opi_cli._util.jsonio import JsonValue, dumps
 from opi_cli.ai.events import AssistantStreamEvent, ProviderError
 from opi_cli.ai.model import Model
-from opi_cli.ai.provider import LlmContext, MessageBuilder, StreamOptions
+from opi_cli.ai.history import repair_history
+from opi_cli.ai.provider import LlmContext, MessageBuilder, StreamOptions, guarded
 from opi_cli.ai.types import Usage
 
 __all__ = ["FauxProvider", "FauxResponse", "FauxToolCall", "faux_model"]
@@ -72,8 +73,16 @@ class FauxProvider:
     async def stream(
         self, model: Model, context: LlmContext, options: StreamOptions
     ) -> AsyncIterator[AssistantStreamEvent]:
+        # the history repair every wire adapter makes: ``requests`` shows what would be sent
+        context = replace(context, messages=tuple(repair_history(context.messages)))
         self.requests.append(context)
         b = MessageBuilder(model)
+        async for ev in guarded(b, self._play(b, context, options)):
+            yield ev
+
+    async def _play(
+        self, b: MessageBuilder, context: LlmContext, options: StreamOptions
+    ) -> AsyncGenerator[AssistantStreamEvent, None]:
         yield b.start()
         signal = options.signal
         if signal and signal.aborted:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from functools import partial
 from typing import Literal
@@ -19,9 +19,10 @@ from typing import Literal
 from opi_cli._util.jsonio import JsonValue, dumps, loads
 from opi_cli.ai.errors import classify_stream_error
 from opi_cli.ai.events import AssistantStreamEvent, ProviderError
+from opi_cli.ai.history import repair_history
 from opi_cli.ai.http import drive_sse
 from opi_cli.ai.model import Model
-from opi_cli.ai.provider import LlmContext, MessageBuilder, StreamOptions, ToolSpec
+from opi_cli.ai.provider import LlmContext, MessageBuilder, StreamOptions, guarded, ToolSpec
 from opi_cli.ai.sse import SSEEvent
 from opi_cli.ai.types import (
     AssistantMessage,
@@ -163,7 +164,7 @@ def _messages(model: Model, compat: ResolvedCompat, context: LlmContext) -> list
         role = "developer" if model.reasoning and compat.supports_developer_role else "system"
         out.append({"role": role, "content": context.system_prompt})
     images: list[ImageContent] = []
-    for m in _repaired(context.messages):
+    for m in repair_history(context.messages):
         if isinstance(m, ToolResultMessage):
             out.append(_tool_result(m, model, compat))
             images.extend(c for c in m.content if isinstance(c, ImageContent))
@@ -182,34 +183,6 @@ def _messages(model: Model, compat: ResolvedCompat, context: LlmContext) -> list
         _add_user(out, compat, [{"type": "text", "text": "Attached image(s) from tool result:"},
                                 *(_image_part(i) for i in images)])
     return out
-
-
-def _repaired(messages: tuple[Message, ...]) -> list[Message]:
-    """Drop failed turns and orphan results; answer tool calls that never got a result.
-
-    A server rejects a ``tool_calls`` message not followed by one ``tool`` message per
-    call, and a ``tool`` message whose call it cannot find.
-    """
-    out: list[Message] = []
-    pending: dict[str, ToolCall] = {}
-    for m in messages:
-        if isinstance(m, ToolResultMessage):
-            if pending.pop(m.tool_call_id, None) is not None:
-                out.append(m)
-            continue
-        if isinstance(m, AssistantMessage) and m.stop_reason in ("error", "aborted"):
-            continue
-        out.extend(_missing_results(pending))
-        pending = {c.id: c for c in m.tool_calls} if isinstance(m, AssistantMessage) else {}
-        out.append(m)
-    out.extend(_missing_results(pending))
-    return out
-
-
-def _missing_results(pending: dict[str, ToolCall]) -> list[Message]:
-    return [
-        ToolResultMessage(c.id, c.name, (TextContent("No result provided"),), True, 0) for c in pending.values()
-    ]
 
 
 def _image_part(image: ImageContent) -> Json:
@@ -574,6 +547,13 @@ class OpenAIChatProvider:
     ) -> AsyncIterator[AssistantStreamEvent]:
         builder = MessageBuilder(model)
         yield builder.start()
+        async for ev in guarded(builder, self._events(builder, model, context, options)):
+            yield ev
+
+    @staticmethod
+    async def _events(
+        builder: MessageBuilder, model: Model, context: LlmContext, options: StreamOptions
+    ) -> AsyncGenerator[AssistantStreamEvent, None]:
         url = model.base_url.rstrip("/") + "/chat/completions"
         make = partial(build_body, model, context, options)
         async for ev in drive_sse(url, _headers(model, options), make, options, _ChatStream(builder)):

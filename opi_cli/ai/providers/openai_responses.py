@@ -9,15 +9,16 @@ reason and the usage.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from functools import partial
 
 from opi_cli._util.jsonio import JsonValue, dumps, loads
 from opi_cli.ai.errors import classify_stream_error
 from opi_cli.ai.events import AssistantStreamEvent, ProviderError
+from opi_cli.ai.history import repair_history
 from opi_cli.ai.http import drive_sse
 from opi_cli.ai.model import Model
-from opi_cli.ai.provider import LlmContext, MessageBuilder, StreamOptions
+from opi_cli.ai.provider import LlmContext, MessageBuilder, StreamOptions, guarded
 from opi_cli.ai.sse import SSEEvent
 from opi_cli.ai.types import (
     AssistantMessage,
@@ -54,7 +55,10 @@ def build_responses_request(
     model: Model, context: LlmContext, options: StreamOptions
 ) -> dict[str, JsonValue]:
     """The JSON body of a streaming ``POST /responses`` for this context."""
-    body: dict[str, JsonValue] = {"model": model.id, "input": _convert_messages(model, context.messages)}
+    body: dict[str, JsonValue] = {
+        "model": model.id,
+        "input": _convert_messages(model, repair_history(context.messages)),
+    }
     if context.system_prompt:
         body["instructions"] = context.system_prompt
     body["stream"] = True
@@ -156,7 +160,7 @@ def _tool_result_items(model: Model, msg: ToolResultMessage) -> list[Item]:
     return items
 
 
-def _convert_messages(model: Model, messages: tuple[Message, ...]) -> list[JsonValue]:
+def _convert_messages(model: Model, messages: list[Message]) -> list[JsonValue]:
     items: list[Item] = []
     for msg in messages:
         if isinstance(msg, UserMessage):
@@ -374,6 +378,13 @@ class OpenAIResponsesProvider:
     ) -> AsyncIterator[AssistantStreamEvent]:
         builder = MessageBuilder(model)
         yield builder.start()
+        async for ev in guarded(builder, self._events(builder, model, context, options)):
+            yield ev
+
+    @staticmethod
+    async def _events(
+        builder: MessageBuilder, model: Model, context: LlmContext, options: StreamOptions
+    ) -> AsyncGenerator[AssistantStreamEvent, None]:
         url = model.base_url.rstrip("/") + "/responses"
         make = partial(build_responses_request, model, context, options)
         async for ev in drive_sse(url, _headers(model, options), make, options, _Parser(builder)):
