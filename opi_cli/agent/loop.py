@@ -85,7 +85,7 @@ class LoopConfig:
     """What one run needs; the Agent builds it from its state for every run.
 
     ``get_steering``/``get_follow_up`` drain the queues (they return the messages to deliver
-    now, honouring one-at-a-time or all). ``get_api_key`` resolves a key per request.
+    now, honouring one-at-a-time or all).
     """
 
     provider: Provider
@@ -99,7 +99,6 @@ class LoopConfig:
     max_turns: int | None = None
     get_steering: Callable[[], list[AgentMessage]] = lambda: []
     get_follow_up: Callable[[], list[AgentMessage]] = lambda: []
-    get_api_key: Callable[[str], Awaitable[str | None]] | None = None
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
 
@@ -160,13 +159,9 @@ async def run_loop(
             emit(TurnEnd(assistant, tuple(results)))
             more_tools = bool(calls) and not st.all_terminate
             ctx = TurnContext(assistant, tuple(results), tuple(st.messages), st.turns)
-            if config.hooks.should_stop_after_turn is not None and await config.hooks.should_stop_after_turn(ctx):
+            if await _turn_hooks(st, config, ctx):
                 emit(AgentEnd(tuple(st.added)))
                 return st.added
-            if config.hooks.prepare_next_turn is not None:
-                update = await config.hooks.prepare_next_turn(ctx)
-                if update is not None:
-                    _apply_update(config, update)
             pending = steering or config.get_steering()
         follow = config.get_follow_up()
         if not follow:
@@ -174,6 +169,31 @@ async def run_loop(
         pending = follow
     emit(AgentEnd(tuple(st.added)))
     return st.added
+
+
+async def _turn_hooks(st: _RunState, config: LoopConfig, ctx: TurnContext) -> bool:
+    """Run ``should_stop_after_turn`` and ``prepare_next_turn``; True when the run must end.
+
+    A hook that raises ends the run like a failed request: an assistant message with
+    ``stopReason: "error"`` naming the hook and the exception is added (the run's answer),
+    and ``agent_end`` follows as always.
+    """
+    hooks = config.hooks
+    name = "should_stop_after_turn"
+    try:
+        if hooks.should_stop_after_turn is not None and await hooks.should_stop_after_turn(ctx):
+            return True
+        name = "prepare_next_turn"
+        if hooks.prepare_next_turn is not None:
+            update = await hooks.prepare_next_turn(ctx)
+            if update is not None:
+                _apply_update(config, update)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # a hook failed: the run ends with that error
+        st.push(_synthetic_error(config, f"The {name} hook failed: {type(exc).__name__}: {exc}"))
+        return True
+    return False
 
 
 def _apply_update(config: LoopConfig, update: object) -> None:
@@ -243,9 +263,11 @@ async def _sleep_or_abort(config: LoopConfig, signal: AbortSignal, seconds: floa
     try:
         await asyncio.wait({sleeper, waiter}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for t in (sleeper, waiter):
-            if not t.done():
-                t.cancel()
+        left = [t for t in (sleeper, waiter) if not t.done()]
+        for t in left:
+            t.cancel()
+        if left:
+            await asyncio.wait(left)
     return signal.aborted
 
 
@@ -289,12 +311,7 @@ async def _stream_once(
         msg = _synthetic_error(config, problem)
         st.push(msg)
         return msg, ProviderError("bad_request", problem)
-    api_key = config.stream_options.api_key
-    if config.get_api_key is not None:
-        api_key = await config.get_api_key(config.model.provider) or api_key
-    options = replace(
-        config.stream_options, signal=signal, api_key=api_key, thinking_level=config.thinking_level
-    )
+    options = replace(config.stream_options, signal=signal, thinking_level=config.thinking_level)
     ctx = LlmContext(config.system_prompt, tuple(llm), tuple(tool_spec(t) for t in config.tools))
     start: StreamStart | None = None
     started = False
@@ -434,7 +451,11 @@ async def _run_tools(
             assert outcome is not None
             results.append(await _finish(st, config, p, outcome))
     finally:
-        for task in tasks:
-            if task is not None and not task.done():
-                task.cancel()
+        # on cancellation, the other tools' tasks are cancelled and waited for, so no tool
+        # cleanup runs after the run (and ``prompt()``) has ended
+        running = [t for t in tasks if t is not None and not t.done()]
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.wait(running)
     return results, []
