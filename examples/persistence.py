@@ -18,7 +18,6 @@ from opi_cli import (
     PostgresStore,
     generate_id,
 )
-from opi_cli.sdk import SessionPersistence
 
 
 def process_metadata(metadata: ConversationMetadata) -> None:
@@ -31,7 +30,7 @@ def process_metadata(metadata: ConversationMetadata) -> None:
 
 
 async def main() -> None:
-    store: SessionPersistence
+    store: MemoryStore | JsonlStore | PostgresStore
     dsn = os.environ.get("OPI_PG_DSN")
     if dsn:
         store = await PostgresStore.connect(dsn)  # PostgreSQL, for production
@@ -48,28 +47,29 @@ async def main() -> None:
             .with_persistence(store)
             .build()
         )
+        async with agent:  # stores everything and releases the session at the end
 
-        conversation_id = os.environ.get("OPI_EXAMPLE_CONVERSATION", "user123_session456")
-        response = await agent.run_with_id(conversation_id, "Tell me about Rust programming.")
-        print(f"Response: {response}")
+            conversation_id = os.environ.get("OPI_EXAMPLE_CONVERSATION", "user123_session456")
+            response = await agent.run_with_id(conversation_id, "Tell me about Rust programming.")
+            print(f"Response: {response}")
 
-        # Later, the same conversation continues (loaded from the store if needed).
-        response2 = await agent.run_with_id(conversation_id, "Tell me more about its memory safety.")
-        print(f"Response 2: {response2}")
+            # Later, the same conversation continues (loaded from the store if needed).
+            response2 = await agent.run_with_id(conversation_id, "Tell me more about its memory safety.")
+            print(f"Response 2: {response2}")
 
-        # Manual save and load.
-        await agent.save_conversation(conversation_id)
-        await agent.load_conversation(conversation_id)
+            # Manual save and load.
+            await agent.save_conversation(conversation_id)
+            await agent.load_conversation(conversation_id)
 
-        conversations = await agent.list_conversations(limit=10, offset=0)
-        print(f"Saved conversations: {len(conversations)}")
-        for metadata in conversations:
-            process_metadata(metadata)
+            conversations = await agent.list_conversations(limit=10, offset=0)
+            print(f"Saved conversations: {len(conversations)}")
+            for metadata in conversations:
+                process_metadata(metadata)
 
-        if os.environ.get("OPI_EXAMPLE_KEEP") != "1":
-            await agent.delete_conversation(conversation_id)
-            print(f"After delete: {len(await agent.list_conversations(10, 0))} conversations")
-        print(f"A fresh id looks like: {len(generate_id())} characters")
+            if os.environ.get("OPI_EXAMPLE_KEEP") != "1":
+                await agent.delete_conversation(conversation_id)
+                print(f"After delete: {len(await agent.list_conversations(10, 0))} conversations")
+            print(f"A fresh id looks like: {len(generate_id())} characters")
 
 
 if __name__ == "__main__":

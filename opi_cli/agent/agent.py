@@ -33,7 +33,7 @@ from opi_cli.ai.types import (
 )
 from opi_cli.errors import AgentError
 
-__all__ = ["Agent", "AgentOptions", "QueueMode"]
+__all__ = ["Agent", "AgentOptions", "LoopAgent", "QueueMode"]
 
 QueueMode = Literal["one-at-a-time", "all"]
 Listener = Callable[[AgentEvent], None]
@@ -67,8 +67,13 @@ def _text(m: AgentMessage) -> str:
     return "".join(c.text for c in content if isinstance(c, TextContent))
 
 
-class Agent:
-    """One conversation with one model at a time (switchable between runs)."""
+class LoopAgent:
+    """One conversation with one model at a time (switchable between runs).
+
+    The state around the loop; programs use :class:`opi_cli.Agent` (the library agent), which
+    runs one of these inside an :class:`~opi_cli.session.agent_session.AgentSession`, as the
+    CLI does.
+    """
 
     def __init__(self, options: AgentOptions) -> None:
         self.options = options
@@ -113,6 +118,17 @@ class Agent:
 
     def set_tools(self, tools: Sequence[Tool]) -> None:
         self.options.tools = tools
+
+    def add_tool(self, tool: Tool) -> None:
+        """Offer one more tool from the next model call on (a tool of the same name is replaced)."""
+        self.options.tools = [t for t in self.options.tools if t.name != tool.name] + [tool]
+
+    def remove_tool(self, name: str) -> bool:
+        """Stop offering the tool ``name``; False when there was none."""
+        kept = [t for t in self.options.tools if t.name != name]
+        removed = len(kept) != len(self.options.tools)
+        self.options.tools = kept
+        return removed
 
     def set_system_prompt(self, prompt: str) -> None:
         self.options.system_prompt = prompt
@@ -221,3 +237,9 @@ class Agent:
             if isinstance(m, AssistantMessage):
                 return m
         return None
+
+
+Agent = LoopAgent
+"""The name :class:`LoopAgent` had before the library's ``Agent`` was built on the session;
+kept so existing imports go on working. New code: :class:`LoopAgent` here, ``opi_cli.Agent``
+for programs."""

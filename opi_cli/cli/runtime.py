@@ -35,6 +35,7 @@ from opi_cli.cli.system_prompt import SystemPromptInputs, build_system_prompt, t
 from opi_cli.errors import OpiError, UsageError
 from opi_cli.session.agent_session import AgentSession
 from opi_cli.session.compaction import CompactionSettings
+from opi_cli.session.factory import create_agent_session
 from opi_cli.session.store import SessionStore
 from opi_cli.session.stores import JsonlStore, MemoryStore
 from opi_cli.session.writer import SessionWriter
@@ -256,7 +257,7 @@ async def _assemble(
             messages=list(ctx.messages) if ctx is not None else [],
         )
     )
-    session = await AgentSession.start(agent, writer, record_settings=is_new, compaction=_compaction(settings))
+    session = await create_agent_session(agent, writer, record_settings=is_new, compaction=_compaction(settings))
     return Runtime(settings, registry, model, session, tools, [client], store)
 
 

@@ -1,4 +1,4 @@
-"""The seed's ``AgentBuilder``: collect config, system prompt, tools, store and Realtime, then ``build()``.
+"""The seed's ``AgentBuilder``: collect config, system prompt, tools, hooks, store, compaction and Realtime, then ``build()``.
 
 Every ``with_*`` returns the builder (fluent, like the seed); ``build()`` checks everything
 and raises :class:`~opi_cli.errors.ConfigError` for what is wrong. The builder is the one
@@ -11,22 +11,37 @@ like) when it has no base URL.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
-from opi_cli.agent.agent import Agent as LoopAgent
-from opi_cli.agent.agent import AgentOptions
+from opi_cli._util.abort import AbortSignal
+from opi_cli.agent.agent import AgentOptions, LoopAgent
+from opi_cli.agent.hooks import (
+    AfterToolCallResult,
+    AgentHooks,
+    BeforeToolCallResult,
+    PrepareNextTurnUpdate,
+    ToolCallContext,
+    TurnContext,
+    compose_hooks,
+)
 from opi_cli.agent.loop import RetrySettings
-from opi_cli.agent.tool import Tool
+from opi_cli.agent.messages import AgentMessage
+from opi_cli.agent.tool import Tool, ToolResult
 from opi_cli.ai.catalog import ModelRegistry
 from opi_cli.ai.provider import Provider
 from opi_cli.ai.stream import ApiProvider
+from opi_cli.ai.types import Message
 from opi_cli.errors import ConfigError
 from opi_cli.realtime.client import DEFAULT_REALTIME_URL
-from opi_cli.sdk.agent import Agent, ErrorRecordingProvider, RealtimeSettings
+from opi_cli.sdk.agent import Agent, AgentSetup, ErrorRecordingProvider
 from opi_cli.sdk.config import Config, resolve_endpoint
-from opi_cli.sdk.persistence import PersistenceStore
+from opi_cli.sdk.realtime import RealtimeSettings
 from opi_cli.sdk.tools import ToolLike, ToolRegistry
+from opi_cli.session.compaction import CompactionSettings, Summarizer
+from opi_cli.session.conversations import PersistenceStore
+from opi_cli.session.store import SessionStore
 
 __all__ = ["AgentBuilder"]
 
@@ -51,12 +66,16 @@ class AgentBuilder:
         self._config = Config()
         self._system_prompt = ""
         self._tools = ToolRegistry()
-        self._store: PersistenceStore | None = None
+        self._store: PersistenceStore | SessionStore | None = None
         self._websocket: tuple[str | None, int] | None = None
         self._max_turns: int | None = None
         self._registry: ModelRegistry | None = None
         self._provider: Provider | None = None
         self._retry = RetrySettings()
+        self._hooks: list[AgentHooks] = []
+        self._compaction: tuple[bool, int | None, int | None] = (True, None, None)
+        self._summarizer: Summarizer | None = None
+        self._cwd: str | None = None
 
     def with_config(self, config: Config) -> AgentBuilder:
         if not isinstance(config, Config):
@@ -78,9 +97,88 @@ class AgentBuilder:
         self._tools.register(tool)
         return self
 
-    def with_persistence(self, store: PersistenceStore) -> AgentBuilder:
-        """Where ``run_with_id`` and ``save/load/list/delete_conversation`` keep conversations."""
+    def with_persistence(self, store: PersistenceStore | SessionStore) -> AgentBuilder:
+        """Where ``run_with_id`` and ``save/load/list/delete_conversation`` keep conversations:
+        ``MemoryStore()``, ``JsonlStore()``, ``PostgresStore(dsn)``, any opi session store, or
+        your own ``PersistenceStore``."""
+        if not isinstance(store, PersistenceStore | SessionStore):
+            raise ConfigError(
+                f"with_persistence takes a store (MemoryStore, JsonlStore, PostgresStore or a "
+                f"PersistenceStore), not {type(store).__name__}"
+            )
         self._store = store
+        return self
+
+    # -- hooks (seed 001): each optional; several calls combine in call order
+
+    def with_hooks(self, hooks: AgentHooks) -> AgentBuilder:
+        """Add a set of hooks; sets added earlier run first (see ``compose_hooks``)."""
+        if not isinstance(hooks, AgentHooks):
+            raise ConfigError(f"with_hooks takes an AgentHooks, not {type(hooks).__name__}")
+        self._hooks.append(hooks)
+        return self
+
+    def with_transform_context(
+        self, fn: Callable[[list[AgentMessage], AbortSignal], Awaitable[list[AgentMessage]]]
+    ) -> AgentBuilder:
+        """``async fn(messages, signal) -> messages``: change the context before each model call."""
+        return self.with_hooks(AgentHooks(transform_context=fn))
+
+    def with_convert_to_llm(self, fn: Callable[[list[AgentMessage]], list[Message]]) -> AgentBuilder:
+        """``fn(messages) -> llm_messages``: replaces the conversion of agent messages for the model."""
+        return self.with_hooks(AgentHooks(convert_to_llm=fn))
+
+    def with_before_tool_call(
+        self, fn: Callable[[ToolCallContext], Awaitable[BeforeToolCallResult | None]]
+    ) -> AgentBuilder:
+        """``async fn(ctx) -> BeforeToolCallResult | None``: ``block=True`` refuses the call."""
+        return self.with_hooks(AgentHooks(before_tool_call=fn))
+
+    def with_after_tool_call(
+        self, fn: Callable[[ToolCallContext, ToolResult], Awaitable[AfterToolCallResult | None]]
+    ) -> AgentBuilder:
+        """``async fn(ctx, result) -> AfterToolCallResult | None``: change what the model reads."""
+        return self.with_hooks(AgentHooks(after_tool_call=fn))
+
+    def with_should_stop_after_turn(self, fn: Callable[[TurnContext], Awaitable[bool]]) -> AgentBuilder:
+        """``async fn(ctx) -> bool``: True ends the run after this turn."""
+        return self.with_hooks(AgentHooks(should_stop_after_turn=fn))
+
+    def with_prepare_next_turn(
+        self, fn: Callable[[TurnContext], Awaitable[PrepareNextTurnUpdate | None]]
+    ) -> AgentBuilder:
+        """``async fn(ctx) -> PrepareNextTurnUpdate | None``: change prompt, model, level or tools."""
+        return self.with_hooks(AgentHooks(prepare_next_turn=fn))
+
+    # -- compaction
+
+    def with_compaction(
+        self,
+        *,
+        enabled: bool = True,
+        reserve_tokens: int | None = None,
+        keep_recent_tokens: int | None = None,
+    ) -> AgentBuilder:
+        """Automatic compaction (threshold and overflow), as the CLI's ``compaction`` settings.
+
+        Compaction starts when the context passes ``window - reserve_tokens``; about
+        ``keep_recent_tokens`` of recent messages stay verbatim. Defaults: pi's (16,384 and
+        20,000), scaled down to a quarter and a fifth of a smaller model's window.
+        """
+        self._compaction = (enabled, reserve_tokens, keep_recent_tokens)
+        return self
+
+    def with_summarizer(self, summarizer: Summarizer) -> AgentBuilder:
+        """``async fn(SummaryRequest) -> str`` writes compaction summaries instead of the model;
+        when it raises or returns nothing, opi's fallback summary is used."""
+        if not callable(summarizer):
+            raise ConfigError("with_summarizer takes an async function (SummaryRequest) -> str")
+        self._summarizer = summarizer
+        return self
+
+    def with_cwd(self, cwd: str | Path) -> AgentBuilder:
+        """The folder recorded in new sessions (default: the current folder)."""
+        self._cwd = str(cwd)
         return self
 
     def with_websocket(self, url: str | None = None, *, reconnect_attempts: int = 1) -> AgentBuilder:
@@ -124,13 +222,27 @@ class AgentBuilder:
                 raise ConfigError("reconnect_attempts must not be negative")
         if self._retry.max_retries < 0 or self._retry.base_delay_ms < 0:
             raise ConfigError("retry settings must not be negative")
+        for n in self._compaction[1:]:
+            if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 0):
+                raise ConfigError(f"compaction token counts must be non-negative integers, got {n!r}")
+
+    def _compaction_for(self, window: int) -> CompactionSettings:
+        """The compaction settings, defaults scaled to a small model's window."""
+        enabled, reserve, keep = self._compaction
+        base = CompactionSettings()
+        return CompactionSettings(
+            enabled,
+            reserve if reserve is not None else min(base.reserve_tokens, window // 4),
+            keep if keep is not None else min(base.keep_recent_tokens, window // 5),
+        )
 
     def build(self) -> Agent:
         """The agent.
 
         Raises:
             ConfigError: no model, an unknown model without a base URL, a missing API key,
-                temperature outside 0..2, non-positive max tokens/timeout/max turns, bad URLs.
+                temperature outside 0..2, non-positive max tokens/timeout/max turns/context
+                window, bad URLs.
         """
         self._check()
         registry = self._registry or ModelRegistry.builtin()
@@ -143,6 +255,7 @@ class AgentBuilder:
                 provider=recorder,
                 system_prompt=self._system_prompt,
                 tools=tools,
+                hooks=compose_hooks(*self._hooks) if self._hooks else AgentHooks(),
                 retry=self._retry,
                 max_turns=self._max_turns,
                 stream_options=endpoint.stream_options,
@@ -153,7 +266,10 @@ class AgentBuilder:
             url, attempts = self._websocket
             key = self._config.api_key or self._env.get("OPENAI_API_KEY") or endpoint.api_key
             realtime = RealtimeSettings(url or DEFAULT_REALTIME_URL, key, attempts)
-        return Agent(loop, recorder, store=self._store, realtime=realtime)
+        setup = AgentSetup(
+            self._compaction_for(endpoint.model.context_window), self._summarizer, self._cwd, realtime
+        )
+        return Agent(loop, recorder, setup, store=self._store)
 
     def __repr__(self) -> str:
         extra: dict[str, Any] = {"config": self._config, "tools": self._tools.names()}

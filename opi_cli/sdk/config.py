@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -41,6 +42,9 @@ class Config:
             streams (``"stream": false``); subscribers then get each reply's events at once.
             Other APIs always stream. ``run`` returns the whole text either way.
         json_mode: ask for a JSON object answer (``response_format``).
+        context_window: the model's context window in tokens, when the catalogue does not
+            know it or a server runs it smaller (a local model's ``num_ctx``); compaction
+            keeps the conversation within it.
     """
 
     api_key: str | None = field(default=None, repr=False)
@@ -52,6 +56,7 @@ class Config:
     organization: str | None = None
     stream: bool = True
     json_mode: bool = False
+    context_window: int | None = None
 
     def with_api_key(self, api_key: str) -> Config:
         return replace(self, api_key=api_key)
@@ -83,13 +88,17 @@ class Config:
     def with_json_mode(self, json_mode: bool) -> Config:
         return replace(self, json_mode=json_mode)
 
+    def with_context_window(self, tokens: int) -> Config:
+        """The model's context window (see the attribute)."""
+        return replace(self, context_window=tokens)
+
 
 def check_config(config: Config) -> None:
     """Raise ConfigError naming the first invalid setting.
 
     Raises:
         ConfigError: no model, temperature outside 0..2, a non-positive max tokens or
-            timeout, or a base URL that is not http(s).
+            timeout, a context window under 1,000 tokens, or a base URL that is not http(s).
     """
     if not config.model or not config.model.strip():
         raise ConfigError('No model configured: use Config().with_model("gpt-4o") (or "provider/id").')
@@ -102,6 +111,9 @@ def check_config(config: Config) -> None:
     s = config.timeout
     if s is not None and (not isinstance(s, int | float) or not math.isfinite(s) or s <= 0):
         raise ConfigError(f"timeout must be a positive number of seconds, got {s!r}")
+    w = config.context_window
+    if w is not None and (isinstance(w, bool) or not isinstance(w, int) or w < 1000):
+        raise ConfigError(f"context_window must be an integer of at least 1000 tokens, got {w!r}")
     url = config.base_url
     if url is not None and not url.startswith(("http://", "https://")):
         raise ConfigError(f"base_url must start with http:// or https://, got {url!r}")
@@ -130,6 +142,9 @@ def resolve_endpoint(config: Config, registry: ModelRegistry, env: Mapping[str, 
     model, _level = resolve_model(
         registry, ModelQuery(model=config.model.strip(), base_url=config.base_url), env=env
     )
+    if config.context_window is not None:
+        window = config.context_window  # replies must leave room for the context: at most a quarter
+        model = dataclasses.replace(model, context_window=window, max_tokens=min(model.max_tokens, window // 4))
     key = config.api_key or resolve_api_key(registry.provider(model.provider) or model.provider, env=env)
     if not key and model.api.startswith("openai"):
         key = env.get("OPENAI_API_KEY") or None

@@ -8,8 +8,10 @@ the model reads.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import inspect
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from opi_cli._util.abort import AbortController, AbortSignal
@@ -18,8 +20,9 @@ from opi_cli.agent.function_tool import FunctionTool, to_tool_result
 from opi_cli.agent.tool import ExecutionMode, Tool, ToolResult, UpdateCallback
 from opi_cli.agent.validation import validate_arguments
 from opi_cli.errors import ConfigError, ToolError
+from opi_cli.tools import create_builtin_tools
 
-__all__ = ["RegisteredTool", "ToolDefinition", "ToolRegistry"]
+__all__ = ["RegisteredTool", "ToolDefinition", "ToolRegistry", "adapt_tool", "create_coding_tools"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,13 +70,11 @@ class RegisteredTool(Protocol):
 
 
 class _RegisteredAdapter:
-    """A :class:`RegisteredTool` seen through the loop's Tool protocol."""
+    """A :class:`RegisteredTool` (``execute(arguments) -> str``) seen through the loop's Tool protocol."""
 
-    def __init__(self, tool: RegisteredTool) -> None:
+    def __init__(self, tool: Any, definition: ToolDefinition) -> None:
         self.inner = tool
-        self.definition = tool.definition()
-        if not isinstance(self.definition, ToolDefinition):
-            raise ConfigError(f"{type(tool).__name__}.definition() must return a ToolDefinition")
+        self.definition = definition
 
     @property
     def name(self) -> str:
@@ -89,7 +90,9 @@ class _RegisteredAdapter:
 
     @property
     def execution_mode(self) -> ExecutionMode:
-        return "parallel"
+        mode = getattr(self.inner, "execution_mode", "parallel")
+        mode = mode() if callable(mode) else mode
+        return "sequential" if mode == "sequential" else "parallel"
 
     @property
     def strict(self) -> bool:
@@ -98,22 +101,124 @@ class _RegisteredAdapter:
     async def execute(
         self, call_id: str, args: dict[str, JsonValue], signal: AbortSignal, on_update: UpdateCallback | None
     ) -> ToolResult:
-        return to_tool_result(await self.inner.execute(args))
+        return to_tool_result(await _maybe_await(self.inner.execute(args)))
+
+
+class _SeedToolAdapter(_RegisteredAdapter):
+    """A tool in opi-agent's shape (seed 001): ``definition()`` plus
+    ``execute(call_id, args, signal, on_update)`` returning a ToolResult (or text)."""
+
+    async def execute(
+        self, call_id: str, args: dict[str, JsonValue], signal: AbortSignal, on_update: UpdateCallback | None
+    ) -> ToolResult:
+        return to_tool_result(await _maybe_await(self.inner.execute(call_id, args, signal, on_update)))
+
+
+async def _maybe_await(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
+
+
+_SHAPES = (
+    "a RegisteredTool's `async def execute(self, arguments) -> str` "
+    "or an opi Tool's `async def execute(self, call_id, args, signal, on_update) -> ToolResult`"
+)
+
+
+def _definition_of(tool: Any) -> ToolDefinition:
+    """``tool.definition()`` as a ToolDefinition (the seed 001 ``ToolDef`` form, with
+    ``input_schema``, and mappings are accepted too)."""
+    d = tool.definition()
+    if isinstance(d, ToolDefinition):
+        return d
+
+    def get(key: str) -> Any:
+        return d.get(key) if isinstance(d, Mapping) else getattr(d, key, None)
+
+    params = get("parameters") or get("input_schema")
+    tool_name, description = get("name"), get("description") or ""
+    if not isinstance(tool_name, str) or not isinstance(params, dict) or not isinstance(description, str):
+        raise ConfigError(
+            f"{type(tool).__name__}.definition() must return a ToolDefinition(name, description, parameters), "
+            f"got {type(d).__name__}"
+        )
+    strict = get("strict")
+    return ToolDefinition(tool_name, description, params, strict if isinstance(strict, bool) else None)
+
+
+def _execute_arity(tool: Any) -> int | None:
+    """How many positional arguments ``tool.execute`` is called with: 1, 4, or what it requires
+    when it fits neither (None: it cannot tell, so the seed's one-argument form is assumed)."""
+    try:
+        params = list(inspect.signature(tool.execute).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return None
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required = [p for p in positional if p.default is p.empty]
+    if len(required) <= 1 <= len(positional):
+        return 1
+    if len(required) <= 4 <= len(positional):
+        return 4
+    return len(required)
+
+
+def _adapt_object(tool: Any) -> Tool:
+    """A tool object with ``definition()`` and ``execute``: checked now, so a wrong shape is a
+    ConfigError at registration, never an error sent to the model at run time."""
+    definition = _definition_of(tool)
+    arity = _execute_arity(tool)
+    if arity is None or arity == 1:
+        return _RegisteredAdapter(tool, definition)
+    if arity == 4:
+        return _SeedToolAdapter(tool, definition)
+    try:
+        sig = str(inspect.signature(tool.execute))
+    except (TypeError, ValueError):
+        sig = "(...)"
+    raise ConfigError(
+        f"tool {definition.name!r} ({type(tool).__name__}): execute{sig} takes {arity} arguments; "
+        f"expected {_SHAPES}"
+    )
 
 
 ToolLike = RegisteredTool | Tool | Callable[..., Any]
 
 
-def _adapt(tool: ToolLike) -> Tool:
+def adapt_tool(tool: ToolLike) -> Tool:
+    """Any tool the library accepts, in the loop's form (see :meth:`ToolRegistry.register`).
+
+    Raises:
+        ConfigError: a tool object of neither shape, or something that is not a tool.
+        TypeError: a function whose annotations have no JSON Schema.
+    """
     if isinstance(tool, FunctionTool):
         return tool
     if callable(getattr(tool, "definition", None)) and callable(getattr(tool, "execute", None)):
-        return _RegisteredAdapter(tool)  # type: ignore[arg-type]
+        return _adapt_object(tool)
     if isinstance(tool, Tool):
         return tool
     if callable(tool):
         return FunctionTool(tool)
     raise ConfigError(f"cannot register {tool!r}: not a RegisteredTool, a Tool or a function")
+
+
+def create_coding_tools(cwd: str | Path, *, names: Iterable[str] | None = None) -> list[Tool]:
+    """opi's built-in coding tools working in ``cwd``: read, write, edit, bash, grep, find, ls.
+
+    Args:
+        cwd: the folder relative paths resolve against and commands run in.
+        names: only these tools (default: all seven).
+
+    Raises:
+        ConfigError: an unknown tool name.
+    """
+    available = create_builtin_tools(str(Path(cwd).expanduser().resolve()))
+    wanted = list(available) if names is None else list(names)
+    unknown = [n for n in wanted if n not in available]
+    if unknown:
+        raise ConfigError(f"unknown coding tool(s): {', '.join(unknown)}; known: {', '.join(available)}")
+    return [available[n] for n in wanted]
 
 
 class ToolRegistry:
@@ -131,10 +236,12 @@ class ToolRegistry:
             The tool as the agent loop runs it.
 
         Raises:
-            ConfigError: a tool of that name is already registered.
+            ConfigError: a tool of that name is already registered, or a tool object whose
+                ``definition()`` or ``execute`` has neither tool shape (the message says
+                which shapes are expected).
             TypeError: a plain function whose annotations have no JSON Schema.
         """
-        adapted = _adapt(tool)
+        adapted = adapt_tool(tool)
         if adapted.name in self._tools:
             raise ConfigError(f"a tool named {adapted.name!r} is already registered")
         self._tools[adapted.name] = adapted

@@ -46,6 +46,7 @@ from opi_cli.session.compaction import (
     CompactionRequest,
     CompactionSettings,
     ContextUsage,
+    Summarizer,
     compact,
     context_tokens,
     preview,
@@ -72,11 +73,18 @@ class AgentSession:
     """
 
     def __init__(
-        self, agent: Agent, writer: SessionWriter, compaction: CompactionSettings | None = None
+        self,
+        agent: Agent,
+        writer: SessionWriter,
+        compaction: CompactionSettings | None = None,
+        *,
+        summarizer: Summarizer | None = None,
     ) -> None:
         self.agent = agent
         self.writer = writer
         self.compaction = compaction or CompactionSettings()
+        self.summarizer = summarizer
+        """Writes compaction summaries instead of the model (``None``: the model does)."""
         self._compaction_lock = CompactionLock()
         self._compaction_abort: AbortController | None = None
         self._listeners: list[Listener] = []
@@ -100,10 +108,11 @@ class AgentSession:
         *,
         record_settings: bool,
         compaction: CompactionSettings | None = None,
+        summarizer: Summarizer | None = None,
     ) -> AgentSession:
         """Bind and start the writer task; a new session records model and thinking level first."""
-        session = cls(agent, writer, compaction)
-        session._task = asyncio.create_task(session._drain(), name="opi-session-writer")
+        session = cls(agent, writer, compaction, summarizer=summarizer)
+        session.restart_writer()
         if record_settings:
             m = agent.model
             session._enqueue(lambda: writer.append_model_change(m.provider, m.id))
@@ -152,6 +161,20 @@ class AgentSession:
             self._enqueue(w.sync)
 
     # -- persistence queue
+    def restart_writer(self) -> None:
+        """Run the writer task in the running event loop (at start, and when a program calls
+        ``asyncio.run`` again: the loop the task ran in has ended). Queued entries are kept."""
+        loop = asyncio.get_running_loop()
+        if self._task is not None and not self._task.done() and self._task.get_loop() is loop:
+            return
+        pending: list[_Op] = []
+        while not self._queue.empty():
+            pending.append(self._queue.get_nowait())
+        self._queue = asyncio.Queue()
+        for op in pending:
+            self._queue.put_nowait(op)
+        self._task = loop.create_task(self._drain(), name="opi-session-writer")
+
     def _enqueue(self, op: _Op) -> None:
         self._queue.put_nowait(op)
 
@@ -179,6 +202,11 @@ class AgentSession:
         if self._task is not None and not self._task.done():
             await self._queue.join()
 
+    async def sync(self) -> None:
+        """Store every queued entry and make the session durable (fsync / commit) now."""
+        self._enqueue(self.writer.sync)
+        await self.flush()
+
     # -- actions
     async def prompt(self, text: str, images: Sequence[ImageContent] = ()) -> list[AgentMessage]:
         """Send a message; returns after the run and any compaction/retry it caused."""
@@ -195,12 +223,11 @@ class AgentSession:
         return []
 
     def _is_overflow(self, m: AssistantMessage) -> bool:
+        """Whether a failed reply of the current model says its context was too long."""
         model = self.agent.model
         if m.provider != model.provider or m.model != model.id:
             return False
-        if m.stop_reason == "error":
-            return is_overflow_message(m.error_message or "")
-        return m.stop_reason == "stop" and m.usage.input + m.usage.cache_read > model.context_window
+        return is_overflow_message(m.error_message or "")
 
     async def _recover_overflow(self, failed: AssistantMessage) -> list[AgentMessage]:
         if failed in self.agent.messages:
@@ -284,8 +311,9 @@ class AgentSession:
                 signal=signal,
                 focus=focus,
                 thinking_level=o.thinking_level if o.model.reasoning else "off",
+                summarizer=self.summarizer,
             ),
-            CompactionLock(),
+            None,  # the session's own lock is held (see _run_compaction)
         )
         if outcome.result is not None:
             r = outcome.result
@@ -340,6 +368,13 @@ class AgentSession:
         await self.flush()
         ctx = await self.writer.context()
         self.agent.replace_messages(ctx.messages)
+
+    async def attach(self, writer: SessionWriter, *, record_settings: bool) -> None:
+        """Continue in ``writer``'s session, which may be in another store (the library moves a
+        conversation between its private memory store and the caller's store); the context
+        is reloaded from it. ``record_settings``: a new session records model and level first."""
+        await self.agent.wait_for_idle()
+        await self._replace_writer(writer, new=record_settings)
 
     async def new_session(self, parent_session: str | None = None) -> None:
         """``/new``: an empty session in the same store and folder (``parentSession`` in its header)."""

@@ -45,12 +45,15 @@ from opi_cli.session.compaction_summary import (
     TOOL_RESULT_MAX_CHARS,
     CompactionAborted,
     CompactionResult,
+    Summarizer,
+    SummaryRequest,
     TokenCounter,
     fallback_result,
     fallback_summary,
     format_file_operations,
     serialize_conversation,
     summarize,
+    summarize_with,
     summary_budgets,
 )
 from opi_cli.session.context import build_context
@@ -71,6 +74,8 @@ __all__ = [
     "ContextUsage",
     "CutPoint",
     "NothingToCompact",
+    "Summarizer",
+    "SummaryRequest",
     "TokenCounter",
     "compact",
     "context_tokens",
@@ -85,6 +90,7 @@ __all__ = [
     "serialize_conversation",
     "should_compact",
     "summarize",
+    "summarize_with",
     "summary_budgets",
     "usage_tokens",
 ]
@@ -157,6 +163,8 @@ class CompactionRequest:
         reason: ``manual``, ``threshold`` or ``overflow`` (for events and messages).
         focus: ``/compact <focus>``.
         count_tokens: see :func:`summarize`.
+        summarizer: writes the summary instead of the model (the fallback summary is used
+            when it raises or returns nothing).
     """
 
     path: Sequence[Entry] | Callable[[], Sequence[Entry]]
@@ -169,6 +177,7 @@ class CompactionRequest:
     focus: str | None = None
     thinking_level: ThinkingLevel = "off"
     count_tokens: TokenCounter | None = None
+    summarizer: Summarizer | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,23 +202,35 @@ class CompactionOutcome:
 
 
 async def compact(
-    request: CompactionRequest, lock: CompactionLock, *, wait: bool | None = None
+    request: CompactionRequest, lock: CompactionLock | None, *, wait: bool | None = None
 ) -> CompactionOutcome:
     """Run one compaction under ``lock``: prepare, summarise (or fall back), report.
 
+    ``lock`` may be ``None`` when the caller already holds its own (an AgentSession does).
     The caller stores ``outcome.result`` as a ``compaction`` entry and rebuilds the context.
     Task cancellation propagates; the abort signal gives an ``aborted`` outcome.
     """
+    if lock is None:
+        return await _compact_now(request)
     async with lock.acquire(request.reason, wait=wait) as got:
         if not got:
             return CompactionOutcome("skipped", request.reason, message=lock.skipped_message())
-        if request.signal is not None and request.signal.aborted:
-            return CompactionOutcome("aborted", request.reason, message="Compaction cancelled")
-        entries = request.path() if callable(request.path) else request.path
-        prep = prepare_compaction(entries, request.settings)
-        if isinstance(prep, NothingToCompact):
-            return CompactionOutcome("nothing", request.reason, message=prep.reason)
-        try:
+        return await _compact_now(request)
+
+
+async def _compact_now(request: CompactionRequest) -> CompactionOutcome:
+    if request.signal is not None and request.signal.aborted:
+        return CompactionOutcome("aborted", request.reason, message="Compaction cancelled")
+    entries = request.path() if callable(request.path) else request.path
+    prep = prepare_compaction(entries, request.settings)
+    if isinstance(prep, NothingToCompact):
+        return CompactionOutcome("nothing", request.reason, message=prep.reason)
+    try:
+        if request.summarizer is not None:
+            result = await summarize_with(
+                request.summarizer, prep, reason=request.reason, focus=request.focus, signal=request.signal
+            )
+        else:
             result = await summarize(
                 request.provider,
                 request.model,
@@ -221,9 +242,9 @@ async def compact(
                 thinking_level=request.thinking_level,
                 count_tokens=request.count_tokens,
             )
-        except CompactionAborted as exc:
-            return CompactionOutcome("aborted", request.reason, message=exc.message)
-        return CompactionOutcome("compacted", request.reason, result=result)
+    except CompactionAborted as exc:
+        return CompactionOutcome("aborted", request.reason, message=exc.message)
+    return CompactionOutcome("compacted", request.reason, result=result)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import asyncio
 import json
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from opi_cli._util.abort import AbortSignal
@@ -51,12 +51,15 @@ __all__ = [
     "TOOL_RESULT_MAX_CHARS",
     "CompactionAborted",
     "CompactionResult",
+    "Summarizer",
+    "SummaryRequest",
     "TokenCounter",
     "fallback_result",
     "fallback_summary",
     "format_file_operations",
     "serialize_conversation",
     "summarize",
+    "summarize_with",
     "summary_budgets",
 ]
 
@@ -415,6 +418,86 @@ async def summarize(
         usage = usage.plus(o.usage)
     summary = body + format_file_operations(prep.read_files, prep.modified_files)
     return CompactionResult(summary, prep.first_kept_entry_id, prep.tokens_before, details, usage)
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryRequest:
+    """What a custom summariser (the seed's compaction hook) is asked to summarise.
+
+    Attributes:
+        messages: the history to summarise, oldest first.
+        turn_prefix: when the cut splits a turn, that turn's beginning (summarised too).
+        previous_summary: the summary of an earlier compaction, to fold in.
+        focus: ``/compact <focus>`` or ``agent.compact(focus)``.
+        reason: ``manual``, ``threshold`` or ``overflow``.
+        tokens_before: the context size before compacting.
+        read_files / modified_files: files the summarised history touched (opi appends
+            them to the summary itself).
+        signal: fires when the compaction is cancelled.
+    """
+
+    messages: tuple[AgentMessage, ...]
+    turn_prefix: tuple[AgentMessage, ...]
+    previous_summary: str | None
+    focus: str | None
+    reason: str
+    tokens_before: int
+    read_files: tuple[str, ...]
+    modified_files: tuple[str, ...]
+    signal: AbortSignal | None = None
+
+
+Summarizer = Callable[[SummaryRequest], Awaitable[str]]
+"""A custom summariser: returns the summary text (the file lists are appended by opi)."""
+
+
+async def summarize_with(
+    summarizer: Summarizer,
+    prep: CompactionPreparation,
+    *,
+    reason: str,
+    focus: str | None = None,
+    signal: AbortSignal | None = None,
+) -> CompactionResult:
+    """The summary written by ``summarizer``; the fallback summary when it raises or returns no text.
+
+    Raises:
+        CompactionAborted: ``signal`` fired before the summariser was done.
+    """
+    if signal is not None and signal.aborted:
+        raise CompactionAborted()
+    request = SummaryRequest(
+        tuple(prep.messages_to_summarize),
+        tuple(prep.turn_prefix_messages),
+        _strip_file_tags(prep.previous_summary) if prep.previous_summary else None,
+        focus,
+        reason,
+        prep.tokens_before,
+        tuple(prep.read_files),
+        tuple(prep.modified_files),
+        signal,
+    )
+    work = asyncio.ensure_future(summarizer(request))
+    waiter = asyncio.ensure_future(signal.wait()) if signal is not None else None
+    try:
+        await asyncio.wait({work} if waiter is None else {work, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (work, waiter):
+            if task is not None and not task.done():
+                task.cancel()
+                await asyncio.wait({task})
+    if (signal is not None and signal.aborted) or work.cancelled():
+        raise CompactionAborted()
+    try:
+        text = work.result()
+    except Exception as exc:  # a user's summariser failed: the fallback keeps the user going
+        return fallback_result(prep, f"the summarizer failed: {type(exc).__name__}: {exc}")
+    if not isinstance(text, str) or not text.strip():
+        return fallback_result(prep, "the summarizer returned no text")
+    details = _details(prep)
+    details["summarizer"] = "custom"
+    summary = text.strip() + format_file_operations(prep.read_files, prep.modified_files)
+    return CompactionResult(summary, prep.first_kept_entry_id, prep.tokens_before, details)
 
 
 def _details(prep: CompactionPreparation) -> dict[str, JsonValue]:

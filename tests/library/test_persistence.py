@@ -23,8 +23,10 @@ from opi_cli import (
 )
 from opi_cli.agent.agent import user_message
 from opi_cli.ai.types import AssistantMessage, TextContent, Usage, UserMessage
-from opi_cli.sdk import AgentState, SessionPersistence
+from opi_cli.sdk import AgentState
 from opi_cli.session import SessionWriter
+
+Store = MemoryStore | JsonlStore | PostgresStore
 from tests.mock_llm import MockLLM
 
 KINDS = [
@@ -35,8 +37,8 @@ KINDS = [
 
 
 @pytest.fixture(params=KINDS)
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SessionPersistence]:
-    s: SessionPersistence
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    s: Store
     if request.param == "memory":
         s = MemoryStore(cwd="/work/project")
     elif request.param == "jsonl":
@@ -82,7 +84,7 @@ def texts(s: AgentState | None) -> list[str]:
     return ["".join(c.text for c in m.content if isinstance(c, TextContent)) for m in s.messages]  # type: ignore[union-attr]
 
 
-async def test_store_get_and_append_only_what_is_new(store: SessionPersistence) -> None:
+async def test_store_get_and_append_only_what_is_new(store: Store) -> None:
     assert isinstance(store, PersistenceStore)
     assert await store.get_conversation("c1") is None
     await store.store_conversation("c1", state("hi", "hello"))
@@ -90,7 +92,7 @@ async def test_store_get_and_append_only_what_is_new(store: SessionPersistence) 
     loaded = await store.get_conversation("c1")
     assert texts(loaded) == ["hi", "hello", "more?", "sure"]
     assert loaded is not None and loaded.model == ("openai", "gpt-4o")
-    sessions = await store.session_store()
+    sessions = store
     handle = await sessions.open("c1", writable=False)
     try:
         entries = [e async for e in handle.entries()]
@@ -99,7 +101,7 @@ async def test_store_get_and_append_only_what_is_new(store: SessionPersistence) 
     assert sum(type(e).__name__ == "MessageEntry" for e in entries) == 4  # nothing stored twice
 
 
-async def test_a_diverged_history_branches_and_keeps_the_old_one(store: SessionPersistence) -> None:
+async def test_a_diverged_history_branches_and_keeps_the_old_one(store: Store) -> None:
     await store.store_conversation("c1", state("a", "b", "c", "d"))
     await store.store_conversation("c1", state("a", "b", "x", "y"))
     assert texts(await store.get_conversation("c1")) == ["a", "b", "x", "y"]
@@ -107,7 +109,7 @@ async def test_a_diverged_history_branches_and_keeps_the_old_one(store: SessionP
     assert texts(await store.get_conversation("c1")) == ["z"]
 
 
-async def test_ids_are_exact_not_prefixes(store: SessionPersistence) -> None:
+async def test_ids_are_exact_not_prefixes(store: Store) -> None:
     await store.store_conversation("user123_session456", state("long"))
     assert await store.get_conversation("user123") is None
     await store.store_conversation("user123", state("short"))
@@ -121,7 +123,7 @@ async def test_ids_are_exact_not_prefixes(store: SessionPersistence) -> None:
             await store.get_conversation(bad)
 
 
-async def test_delete_is_idempotent(store: SessionPersistence) -> None:
+async def test_delete_is_idempotent(store: Store) -> None:
     await store.store_conversation("gone", state("x"))
     await store.delete_conversation("gone")
     await store.delete_conversation("gone")
@@ -129,7 +131,7 @@ async def test_delete_is_idempotent(store: SessionPersistence) -> None:
     assert await store.list_conversations() == []
 
 
-async def test_listing_metadata_and_pagination(store: SessionPersistence) -> None:
+async def test_listing_metadata_and_pagination(store: Store) -> None:
     ids = [f"conv-{n}" for n in range(5)]
     for n, cid in enumerate(ids):
         await store.store_conversation(
@@ -158,14 +160,14 @@ async def test_listing_metadata_and_pagination(store: SessionPersistence) -> Non
         await store.list_conversations(limit=-1)
 
 
-async def test_token_count_estimates_messages_after_the_last_usage(store: SessionPersistence) -> None:
+async def test_token_count_estimates_messages_after_the_last_usage(store: Store) -> None:
     msgs = (*state("hi", "hello").messages, user_message("x" * 40))
     await store.store_conversation("t", AgentState(msgs))
     (meta,) = await store.list_conversations()
     assert meta.token_count == 101 + 10
 
 
-async def test_agent_run_with_id_saves_loads_and_continues(store: SessionPersistence, mock: MockLLM) -> None:
+async def test_agent_run_with_id_saves_loads_and_continues(store: Store, mock: MockLLM) -> None:
     mock.set_script(
         {
             "responses": [
@@ -200,8 +202,8 @@ async def test_agent_run_with_id_saves_loads_and_continues(store: SessionPersist
     assert await other.list_conversations() == []
 
 
-async def test_a_session_written_by_the_session_layer_loads_by_id(store: SessionPersistence) -> None:
-    sessions = await store.session_store()
+async def test_a_session_written_by_the_session_layer_loads_by_id(store: Store) -> None:
+    sessions = store
     writer = await SessionWriter.create(sessions, cwd="/elsewhere")
     await writer.append_message(user_message("from the CLI"))
     await writer.append_message(reply("cli answer"))

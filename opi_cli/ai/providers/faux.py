@@ -15,8 +15,8 @@ from typing import Literal
 
 from opi_cli._util.jsonio import JsonValue, dumps
 from opi_cli.ai.events import AssistantStreamEvent, ProviderError
-from opi_cli.ai.model import Model
 from opi_cli.ai.history import repair_history
+from opi_cli.ai.model import Model
 from opi_cli.ai.provider import LlmContext, MessageBuilder, StreamOptions, guarded
 from opi_cli.ai.types import Usage
 

@@ -22,17 +22,15 @@ from opi_cli.ai.events import AssistantStreamEvent, ProviderError
 from opi_cli.ai.history import repair_history
 from opi_cli.ai.http import drive_sse
 from opi_cli.ai.model import Model
-from opi_cli.ai.provider import LlmContext, MessageBuilder, StreamOptions, guarded, ToolSpec
+from opi_cli.ai.provider import LlmContext, MessageBuilder, StreamOptions, ToolSpec, guarded
 from opi_cli.ai.sse import SSEEvent
 from opi_cli.ai.types import (
     AssistantMessage,
     ImageContent,
-    Message,
     StopReason,
     TextContent,
     ThinkingContent,
     ThinkingLevel,
-    ToolCall,
     ToolResultMessage,
     Usage,
     UserMessage,

@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 
 from opi_cli.errors import PersistenceError, SessionError
+from opi_cli.session.conversations import ConversationMethods
 from opi_cli.session.entries import (
     CURRENT_VERSION,
     Entry,
@@ -37,7 +38,7 @@ from opi_cli.session.stores.jsonl_file import (
     repair_tail,
 )
 
-__all__ = ["JsonlHandle", "JsonlStore", "session_dir_name", "session_file_name"]
+__all__ = ["JsonlHandle", "JsonlStore", "default_sessions_root", "session_dir_name", "session_file_name"]
 
 _SEP = re.compile(r"[/\\:]")
 
@@ -199,12 +200,34 @@ class JsonlHandle:
                 self._lock.release()
 
 
-class JsonlStore:
-    """Session files under ``root`` (``OPI_HOME/sessions``), or all in ``session_dir`` if given."""
+def default_sessions_root(env: Mapping[str, str]) -> Path:
+    """``$OPI_HOME/sessions``, else ``~/.opi/sessions`` (where the ``opi`` command looks)."""
+    home = env.get("OPI_HOME") or str(Path(env.get("HOME") or Path.home()) / ".opi")
+    return Path(home).expanduser() / "sessions"
 
-    def __init__(self, root: Path, *, session_dir: Path | None = None) -> None:
-        self.root = root
-        self.session_dir = session_dir
+
+class JsonlStore(ConversationMethods):
+    """Session files under ``root``, in a folder per working directory, or all in ``session_dir``.
+
+    Args:
+        root: the sessions folder. Default: ``$OPI_HOME/sessions`` (``~/.opi/sessions``), where
+            the ``opi`` command looks, so ``opi resume <id>`` finds what a library saved.
+        session_dir: keep every session in this one folder instead (``--session-dir``).
+        env: the environment mapping read for the default root (``os.environ`` when None).
+        cwd: the folder recorded in new conversations (default: the current folder).
+    """
+
+    def __init__(
+        self,
+        root: str | Path | None = None,
+        *,
+        session_dir: str | Path | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str | Path | None = None,
+    ) -> None:
+        self.root = Path(root) if root is not None else default_sessions_root(os.environ if env is None else env)
+        self.session_dir = Path(session_dir) if session_dir is not None else None
+        self.conversation_cwd = str(cwd) if cwd is not None else None
 
     def dir_for(self, cwd: str) -> Path:
         """The folder of ``cwd``'s sessions."""

@@ -10,8 +10,10 @@ import os
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from opi_cli.errors import SessionError
+from opi_cli.session.conversations import ConversationMethods
 from opi_cli.session.entries import (
     Entry,
     EntryError,
@@ -98,11 +100,16 @@ class MemoryHandle:
         self._closed = True
 
 
-class MemoryStore:
-    """Sessions held in this process only."""
+class MemoryStore(ConversationMethods):
+    """Sessions held in this process only (``--no-session``, tests, short-lived agents).
 
-    def __init__(self) -> None:
+    Args:
+        cwd: the folder recorded in new conversations (default: the current folder).
+    """
+
+    def __init__(self, *, cwd: str | Path | None = None) -> None:
         self._sessions: dict[str, _Stored] = {}
+        self.conversation_cwd = str(cwd) if cwd is not None else None
 
     def _lock(self, stored: _Stored) -> None:
         if stored.locked:

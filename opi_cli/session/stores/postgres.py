@@ -14,9 +14,11 @@ import os
 import re
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opi_cli.errors import PersistenceError, SessionError
+from opi_cli.session.conversations import ConversationMethods
 from opi_cli.session.entries import (
     Entry,
     EntryError,
@@ -218,23 +220,47 @@ class PostgresHandle:
         await self._conn.close()  # ends the session, which releases the advisory lock
 
 
-class PostgresStore:
-    """Sessions in a PostgreSQL database; use :meth:`connect`."""
+class PostgresStore(ConversationMethods):
+    """Sessions in a PostgreSQL database (``opi --store DSN``).
 
-    def __init__(self, dsn: str, conn: AsyncConnection[Any]) -> None:
+    Connects (and migrates the schema) on first use; ``await PostgresStore.connect(dsn)``
+    connects at once, so a bad DSN fails there. Needs psycopg 3
+    (``pip install 'opi-agent[postgres]'``). Close it when done.
+
+    Args:
+        dsn: ``postgresql://user:password@host/db``.
+        cwd: the folder recorded in new conversations (default: the current folder).
+    """
+
+    def __init__(self, dsn: str, *, cwd: str | Path | None = None) -> None:
         self._dsn = dsn
-        self._conn = conn
+        self._main: AsyncConnection[Any] | None = None
+        self.conversation_cwd = str(cwd) if cwd is not None else None
 
     @classmethod
-    async def connect(cls, dsn: str) -> PostgresStore:
-        """Connect and bring the schema up to date.
+    async def connect(cls, dsn: str, *, cwd: str | Path | None = None) -> PostgresStore:
+        """Connect and bring the schema up to date now.
 
         Raises:
             SessionError: psycopg missing, or the server cannot be reached.
         """
-        conn = await _connect(dsn)
-        await migrate(conn)
-        return cls(dsn, conn)
+        store = cls(dsn, cwd=cwd)
+        await store._connection()
+        return store
+
+    async def _connection(self) -> AsyncConnection[Any]:
+        if self._main is None:
+            conn = await _connect(self._dsn)
+            try:
+                await migrate(conn)
+            except BaseException:
+                await conn.close()
+                raise
+            self._main = conn
+        return self._main
+
+    def __repr__(self) -> str:
+        return "PostgresStore(<dsn hidden>)"
 
     async def _lock(self, conn: AsyncConnection[Any], session_id: str) -> None:
         cur = await conn.execute(
@@ -255,6 +281,7 @@ class PostgresStore:
         raise SessionError(f"session is in use by another opi process (pid {pid}): postgresql:{session_id}")
 
     async def create(self, header: SessionHeader) -> PostgresHandle:
+        await self._connection()  # the schema exists
         conn = await _connect(self._dsn)
         created = parse_iso(header.timestamp) or datetime.now(UTC)
         try:
@@ -277,7 +304,7 @@ class PostgresStore:
     async def _resolve(self, ref: str, cwd: str | None) -> tuple[str, SessionHeader]:
         ref = ref.removeprefix("postgresql:")
         for scope in [cwd, None] if cwd is not None else [None]:
-            cur = await self._conn.execute(
+            cur = await (await self._connection()).execute(
                 "SELECT id, header FROM sessions WHERE left(id, length(%s)) = %s "
                 "AND (%s::text IS NULL OR cwd = %s) ORDER BY (id = %s) DESC, updated DESC LIMIT 1",
                 (ref, ref, scope, scope, ref),
@@ -302,7 +329,8 @@ class PostgresStore:
         return PostgresHandle(conn, header, writable, int(row[0]) if row else 0)
 
     async def list_sessions(self, cwd: str | None = None) -> list[SessionInfo]:
-        cur = await self._conn.execute(
+        main = await self._connection()
+        cur = await main.execute(
             "SELECT s.id, s.header, coalesce((SELECT sum(length(raw) + 1) FROM entries e WHERE e.session_id = s.id), 0) "
             "FROM sessions s WHERE %s::text IS NULL OR s.cwd = %s",
             (cwd, cwd),
@@ -313,7 +341,7 @@ class PostgresStore:
             if isinstance(header, EntryError):
                 continue
             builder = SummaryBuilder(header, f"postgresql:{session_id}")
-            lines = await self._conn.execute(
+            lines = await main.execute(
                 "SELECT raw FROM entries WHERE session_id = %s AND type IN ('message', 'session_info') ORDER BY seq",
                 (session_id,),
             )
@@ -331,4 +359,6 @@ class PostgresStore:
             await conn.close()
 
     async def close(self) -> None:
-        await self._conn.close()
+        if self._main is not None:
+            await self._main.close()
+            self._main = None
