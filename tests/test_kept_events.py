@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -39,7 +39,7 @@ APIS = {
 class Echo:
     name = "echo"
     description = "echo"
-    parameters: dict[str, Any] = {"type": "object", "properties": {"text": {"type": "string"}}}
+    parameters: ClassVar[dict[str, Any]] = {"type": "object", "properties": {"text": {"type": "string"}}}
     execution_mode = "parallel"
 
     async def execute(
@@ -112,9 +112,9 @@ async def run_keeping(agent: Agent, text: str, *, abort_on: str | None = None) -
 
     def keep(ev: AgentEvent) -> None:
         kept.append(ev)  # kept, not looked at: a lazy snapshot must not be forced here
-        if abort_on is not None and isinstance(ev, MessageUpdate) and isinstance(ev.source, ContentDelta):
-            if ev.source.kind == abort_on:
-                agent.abort()
+        source = ev.source if isinstance(ev, MessageUpdate) else None
+        if abort_on is not None and isinstance(source, ContentDelta) and source.kind == abort_on:
+            agent.abort()
 
     agent.subscribe(keep)
     await agent.prompt(text)

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, ClassVar
 
 from opi_cli._util.abort import AbortSignal
 from opi_cli._util.jsonio import JsonValue
@@ -24,7 +24,7 @@ class SlowCleanup:
 
     name = "slow"
     description = "slow"
-    parameters: dict[str, Any] = {"type": "object", "properties": {"id": {"type": "string"}}}
+    parameters: ClassVar[dict[str, Any]] = {"type": "object", "properties": {"id": {"type": "string"}}}
     execution_mode = "parallel"
 
     def __init__(self) -> None:

@@ -214,7 +214,7 @@ class _View:
     def changed(self, **changes: object) -> _View:
         fields = {name: getattr(self, name) for name in _View.__slots__}
         fields.update(changes)
-        return _View(**fields)  # type: ignore[arg-type]
+        return _View(**fields)
 
     def materialise(self) -> AssistantContent:
         if self.final is not None:

@@ -1,9 +1,7 @@
 """The slash-command table of the REPL, the ``!cmd`` shell runner, and the help texts.
 
 A command is a name, a one-line description and an async handler taking the REPL (through
-the small :class:`Host` protocol) and the argument text. Session commands that depend on
-:class:`AgentSession` methods still being written (``/compact``, ``/resume``, ...) are listed
-in :data:`SESSION_COMMANDS` and registered only when the session has the method.
+the small :class:`Host` protocol) and the argument text.
 """
 
 from __future__ import annotations
@@ -37,7 +35,6 @@ from opi_cli.tools.ops import LocalFileOps, LocalShellOps
 
 __all__ = [
     "HOTKEYS",
-    "SESSION_COMMANDS",
     "Command",
     "Host",
     "build_commands",
@@ -291,62 +288,51 @@ async def _compact(host: Host, args: str) -> None:
 
 
 async def _new(host: Host, _args: str) -> None:
-    await host.session.new_session()  # type: ignore[attr-defined]
+    await host.session.new_session()
     host.print(Text(f"New session {host.session.session_id}", style="green"))
 
 
 async def _resume(host: Host, _args: str) -> None:
-    items: list[tuple[str, str]] = await host.session.list_sessions()  # type: ignore[attr-defined]
+    items: list[tuple[str, str]] = await host.session.list_sessions()
     if not items:
         host.print(Text("No other sessions in this folder."))
         return
     idx = await host.choose("Resume which session?", [label for _, label in items])
     if idx is not None:
-        await host.session.switch_session(items[idx][0])  # type: ignore[attr-defined]
+        await host.session.switch_session(items[idx][0])
         host.print(Text(f"Resumed {items[idx][1]}", style="green"))
 
 
 async def _tree(host: Host, _args: str) -> None:
-    points: list[tuple[str, str]] = await host.session.tree_points()  # type: ignore[attr-defined]
+    points: list[tuple[str, str]] = await host.session.tree_points()
     if not points:
         host.print(Text("No messages yet."))
         return
     idx = await host.choose("Go to which point? (* = current path)", [label for _, label in points])
     if idx is not None:
-        await host.session.navigate(points[idx][0])  # type: ignore[attr-defined]
+        await host.session.navigate(points[idx][0])
         host.print(Text(f"Moved to {points[idx][1]}", style="green"))
 
 
 async def _fork(host: Host, _args: str) -> None:
-    points: list[tuple[str, str]] = await host.session.fork_points()  # type: ignore[attr-defined]
+    points: list[tuple[str, str]] = await host.session.fork_points()
     if not points:
         host.print(Text("No user messages to fork from."))
         return
     idx = await host.choose("Fork from which message?", [label for _, label in points])
     if idx is not None:
-        text: str = await host.session.fork(points[idx][0])  # type: ignore[attr-defined]
+        text: str = await host.session.fork(points[idx][0])
         host.set_input(text)
         host.print(Text(f"Forked into a new session {host.session.session_id}", style="green"))
 
 
 async def _export(host: Host, args: str) -> None:
-    path = await host.session.export(args or None)  # type: ignore[attr-defined]
+    path = await host.session.export(args or None)
     host.print(Text(f"Exported to {path}", style="green"))
 
 
-SESSION_COMMANDS: dict[str, tuple[str, str, str, Handler]] = {
-    # name: (AgentSession method it needs, usage, description, handler)
-    "compact": ("compact", "[focus] [--dry-run]", "summarise older messages to free context", _compact),
-    "new": ("new_session", "", "start a new session", _new),
-    "resume": ("switch_session", "", "resume another session of this folder", _resume),
-    "tree": ("navigate", "", "go to another point of the session tree", _tree),
-    "fork": ("fork", "", "new session from an earlier user message", _fork),
-    "export": ("export", "[file]", "write the session as HTML or Markdown", _export),
-}
-
-
 def build_commands(session: object) -> dict[str, Command]:
-    """The command table by name and alias (session commands only if ``session`` has them)."""
+    """The command table by name and alias (``session`` is not needed any more; callers pass it)."""
     cmds = [
         Command("help", "list the commands", _help, while_running=True),
         Command("hotkeys", "list the keyboard shortcuts", _hotkeys, while_running=True),
@@ -356,10 +342,13 @@ def build_commands(session: object) -> dict[str, Command]:
         Command("session", "file, id, message counts, tokens and cost", _session, while_running=True),
         Command("copy", "copy the last reply to the clipboard", _copy, while_running=True),
         Command("quit", "quit opi", _quit, aliases=("exit",), while_running=True),
+        Command("compact", "summarise older messages to free context", _compact, "[focus] [--dry-run]"),
+        Command("new", "start a new session", _new),
+        Command("resume", "resume another session of this folder", _resume),
+        Command("tree", "go to another point of the session tree", _tree),
+        Command("fork", "new session from an earlier user message", _fork),
+        Command("export", "write the session as HTML or Markdown", _export, "[file]"),
     ]
-    for name, (method, usage, desc, handler) in SESSION_COMMANDS.items():
-        if hasattr(session, method):
-            cmds.append(Command(name, desc, handler, usage))
     table: dict[str, Command] = {}
     for c in cmds:
         for n in (c.name, *c.aliases):

@@ -50,7 +50,7 @@ def build_key_bindings(actions: KeyActions) -> KeyBindings:
     kb = KeyBindings()
 
     def on(*keys: str) -> Callable[[Callable[[KeyPressEvent], None]], Callable[[KeyPressEvent], None]]:
-        return kb.add(*keys)  # type: ignore[return-value]
+        return kb.add(*keys)
 
     @on("enter")
     def _enter(event: KeyPressEvent) -> None:

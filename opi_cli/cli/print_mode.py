@@ -40,7 +40,7 @@ async def run_noninteractive(
         elif isinstance(ev, CompactionEnd) and ev.reason == "overflow" and ev.error_message and not ev.will_retry:
             compaction_error = ev.error_message
         elif ev.type == "message_end":
-            m = ev.message  # type: ignore[union-attr]
+            m = ev.message
             if isinstance(m, AssistantMessage):
                 usage = usage.plus(m.usage)
                 last = m

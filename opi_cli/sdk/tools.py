@@ -172,10 +172,7 @@ def _adapt_object(tool: Any) -> Tool:
         return _RegisteredAdapter(tool, definition)
     if arity == 4:
         return _SeedToolAdapter(tool, definition)
-    try:
-        sig = str(inspect.signature(tool.execute))
-    except (TypeError, ValueError):
-        sig = "(...)"
+    sig = "(" + ", ".join(inspect.signature(tool.execute).parameters) + ")"
     raise ConfigError(
         f"tool {definition.name!r} ({type(tool).__name__}): execute{sig} takes {arity} arguments; "
         f"expected {_SHAPES}"

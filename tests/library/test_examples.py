@@ -66,6 +66,7 @@ def test_every_example_is_tested() -> None:
         "persistence",
         "realtime",
         "rpc_client",
+        "coding_agent",
     }
     assert {p.stem for p in EXAMPLES.glob("*.py")} == tested
 
@@ -105,6 +106,33 @@ def test_function_tool() -> None:
     assert tools["word_count"]["description"] == "Count the words in a text."
     assert tools["word_count"]["parameters"]["required"] == ["text"]
     assert reqs[1]["body"]["messages"][-1]["content"] == "dlroW olleH"
+
+
+def test_coding_agent_writes_and_runs_a_file(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "notes.txt").write_text("the answer is 42\n")
+    script = [
+        call("read", {"path": "notes.txt"}),
+        call("write", {"path": "answer.py", "content": "print(6 * 7)\n"}),
+        call("bash", {"command": "python3 answer.py"}),
+        call("ls", {}),
+        text("I wrote answer.py; it prints 42."),
+    ]
+    with MockLLM({"responses": script}) as srv:
+        out = run_example(
+            "coding_agent.py", {"OPENAI_BASE_URL": srv.base_url + "/v1"}, args=(str(project), "Write answer.py")
+        )
+        reqs = list(srv.requests)
+    assert out == "I wrote answer.py; it prints 42.\n"
+    assert (project / "answer.py").read_text() == "print(6 * 7)\n"
+    names = {t["function"]["name"] for t in reqs[0]["body"]["tools"]}
+    assert names == {"read", "write", "edit", "bash", "grep", "find", "ls"}
+    results = [r["body"]["messages"][-1]["content"] for r in reqs[1:]]
+    assert "the answer is 42" in results[0]
+    assert "42" in results[2]
+    assert "answer.py" in results[3] and "notes.txt" in results[3]
+    assert reqs[0]["body"]["messages"][-1]["content"] == "Write answer.py"
 
 
 def test_configuration() -> None:

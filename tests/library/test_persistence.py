@@ -25,9 +25,9 @@ from opi_cli.agent.agent import user_message
 from opi_cli.ai.types import AssistantMessage, TextContent, Usage, UserMessage
 from opi_cli.sdk import AgentState
 from opi_cli.session import SessionWriter
+from tests.mock_llm import MockLLM
 
 Store = MemoryStore | JsonlStore | PostgresStore
-from tests.mock_llm import MockLLM
 
 KINDS = [
     "memory",

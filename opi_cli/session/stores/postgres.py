@@ -101,7 +101,7 @@ async def migrate(conn: AsyncConnection[Any]) -> int:
         applied = {row[0] for row in await cur.fetchall()}
         for number, sql in enumerate(MIGRATIONS, start=1):
             if number not in applied:
-                await conn.execute(sql)  # type: ignore[arg-type]
+                await conn.execute(sql)
                 await conn.execute("INSERT INTO opi_schema_migrations (version) VALUES (%s)", (number,))
     return len(MIGRATIONS)
 
@@ -202,7 +202,7 @@ class PostgresHandle:
                     (self._header.id, seq, entry.id, entry.parent_id, entry.type, raw, payload),
                 )
                 await self._conn.execute(
-                    f"UPDATE sessions SET updated = %s{name_sql} WHERE id = %s",  # type: ignore[arg-type]
+                    f"UPDATE sessions SET updated = %s{name_sql} WHERE id = %s",
                     params,
                 )
         except psycopg.Error as exc:
