@@ -5,7 +5,8 @@
 protocol. The description is the docstring's first paragraph; Google-style ``Args:``
 lines describe the parameters; the JSON Schema comes from the type hints
 (:mod:`opi_cli.agent.type_schema` lists the supported forms). A function whose only
-parameter is a dataclass or ``TypedDict`` takes the whole argument object as that type.
+parameter is a dataclass, ``NamedTuple``, ``TypedDict`` or pydantic model takes the whole
+argument object as that type.
 A parameter annotated :class:`~opi_cli._util.abort.AbortSignal` receives the run's abort
 signal and is not part of the schema.
 
@@ -19,11 +20,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as _dt
+import decimal
 import enum
 import inspect
 import json
 import re
 import typing
+import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, overload
@@ -36,6 +39,8 @@ from opi_cli.agent.type_schema import (
     Convert,
     Field,
     Schema,
+    is_model_class,
+    is_namedtuple,
     is_typeddict,
     json_default,
     parse_docstring,
@@ -85,7 +90,9 @@ def _analyse(fn: Callable[..., Any], name: str) -> tuple[Schema, _Plan, str]:
     if len(candidates) == 1:
         only = candidates[0]
         tp = _strip_annotated(hints.get(only.name, Any))
-        if isinstance(tp, type) and (dataclasses.is_dataclass(tp) or is_typeddict(tp)):
+        if isinstance(tp, type) and (
+            dataclasses.is_dataclass(tp) or is_typeddict(tp) or is_model_class(tp) or is_namedtuple(tp)
+        ):
             spec = type_spec(hints[only.name], where)
             schema = dict(spec.schema)
             schema.pop("description", None)
@@ -230,6 +237,11 @@ def _place(p: _Param, value: Any, positional: list[Any], keywords: dict[str, Any
 
 
 def _jsonable(value: Any) -> JsonValue:
+    if is_model_class(type(value)):
+        dumped: JsonValue = value.model_dump(mode="json")
+        return dumped
+    if is_namedtuple(type(value)):
+        return {k: _jsonable(v) for k, v in value._asdict().items()}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, enum.Enum):
@@ -240,7 +252,7 @@ def _jsonable(value: Any) -> JsonValue:
         return [_jsonable(v) for v in value]
     if isinstance(value, _dt.date | _dt.datetime):
         return value.isoformat()
-    if isinstance(value, Path):
+    if isinstance(value, Path | uuid.UUID | decimal.Decimal | _dt.time):
         return str(value)
     return value
 

@@ -2,23 +2,26 @@
 
 Supported annotations: ``str``, ``int``, ``float``, ``bool``, ``None``, ``Any``,
 ``Optional``/``X | None``, unions, ``list``/``Sequence``/``set``/``tuple``,
-``dict[str, X]``, ``Literal``, ``Enum``, dataclasses, ``TypedDict`` (``total``,
-``Required``/``NotRequired``), ``datetime``/``date``/``Path``, and ``Annotated[X,
-"description"]`` or ``Annotated[X, Field(...)]``. Descriptions of dataclass and TypedDict
-fields come from ``Attributes:`` in the class docstring (or ``field(metadata={"description": ...})``).
-Recursive types are refused.
+``dict[str, X]``, ``Literal``, ``Enum``, dataclasses, ``NamedTuple``, ``TypedDict``
+(``total``, ``Required``/``NotRequired``), ``datetime``/``date``/``time``/``Path``/``UUID``/
+``Decimal``, pydantic models (their own schema and validation; pydantic is never imported
+here), and ``Annotated[X, "description"]`` or ``Annotated[X, Field(...)]``. Descriptions of
+dataclass, NamedTuple and TypedDict fields come from ``Attributes:`` in the class docstring
+(or ``field(metadata={"description": ...})``). Recursive types are refused.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import decimal
 import enum
 import inspect
 import json
 import re
 import types
 import typing
+import uuid
 from collections import abc as cabc
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -32,6 +35,8 @@ __all__ = [
     "Field",
     "Schema",
     "TypeSpec",
+    "is_model_class",
+    "is_namedtuple",
     "is_typeddict",
     "json_default",
     "parse_docstring",
@@ -161,6 +166,43 @@ def is_typeddict(tp: Any) -> bool:
     return isinstance(tp, type) and issubclass(tp, dict) and hasattr(tp, "__required_keys__")
 
 
+def is_namedtuple(tp: Any) -> bool:
+    """Whether ``tp`` is a ``typing.NamedTuple`` class."""
+    return isinstance(tp, type) and issubclass(tp, tuple) and hasattr(tp, "_fields") and hasattr(tp, "__annotations__")
+
+
+def is_model_class(tp: Any) -> bool:
+    """Whether ``tp`` is a pydantic (v2) model class, told by its methods, not by importing pydantic."""
+    return isinstance(tp, type) and callable(getattr(tp, "model_json_schema", None)) and callable(
+        getattr(tp, "model_validate", None)
+    )
+
+
+def _inline_refs(schema: JsonValue, defs: Mapping[str, JsonValue], seen: tuple[str, ...] = ()) -> JsonValue:
+    """``schema`` with every ``{"$ref": "#/$defs/X"}`` replaced by ``X`` (tool schemas are sent
+    nested in a request, where a reference to the root's ``$defs`` would not resolve)."""
+    if isinstance(schema, list):
+        return [_inline_refs(v, defs, seen) for v in schema]
+    if not isinstance(schema, dict):
+        return schema
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        name = ref.removeprefix("#/$defs/")
+        if name in seen:
+            raise TypeError(f"recursive model {name} is not supported in a tool schema")
+        target = _inline_refs(defs.get(name, {}), defs, (*seen, name))
+        rest = {k: _inline_refs(v, defs, seen) for k, v in schema.items() if k != "$ref"}
+        return {**target, **rest} if isinstance(target, dict) else target
+    return {k: _inline_refs(v, defs, seen) for k, v in schema.items() if k != "$defs"}
+
+
+def _to_decimal(value: JsonValue) -> decimal.Decimal:
+    try:
+        return decimal.Decimal(str(value))
+    except decimal.InvalidOperation as exc:
+        raise ValueError(f"not a decimal number: {value!r}") from exc
+
+
 def _describe_from(meta: Sequence[Any], schema: Schema) -> None:
     for m in meta:
         if isinstance(m, str):
@@ -228,6 +270,19 @@ class _Builder:
             )
         if tp is _dt.date:
             return TypeSpec({"type": "string", "format": "date"}, lambda v: _dt.date.fromisoformat(v))
+        if tp is _dt.time:
+            return TypeSpec({"type": "string", "format": "time"}, lambda v: _dt.time.fromisoformat(v))
+        if tp is uuid.UUID:
+            return TypeSpec({"type": "string", "format": "uuid"}, lambda v: uuid.UUID(v))
+        if tp is decimal.Decimal:  # a string keeps every digit; a JSON number is accepted too
+            return TypeSpec(
+                {"anyOf": [{"type": "number"}, {"type": "string", "pattern": r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$"}]},
+                _to_decimal,
+            )
+        if is_model_class(tp):
+            return self._model(tp)
+        if is_namedtuple(tp):
+            return self._namedtuple(tp)
         if isinstance(tp, type) and issubclass(tp, Path):
             return TypeSpec({"type": "string"}, lambda v: tp(v))
         if isinstance(tp, type) and issubclass(tp, enum.Enum):
@@ -373,6 +428,44 @@ class _Builder:
             out["description"] = first
         return TypeSpec(out, lambda v: cls(**{k: convs[k](x) for k, x in v.items() if k in convs}))
 
+    def _model(self, cls: Any) -> TypeSpec:
+        """A pydantic model: its own JSON Schema (references inlined) and ``model_validate``."""
+        raw = cls.model_json_schema()
+        defs = raw.get("$defs", {}) if isinstance(raw, dict) else {}
+        schema = _inline_refs(raw, defs)
+        if not isinstance(schema, dict):
+            raise TypeError(f"{self.where}: {cls.__name__}.model_json_schema() is not an object schema")
+        schema.pop("title", None)
+        return TypeSpec(schema, lambda v: cls.model_validate(v))
+
+    def _namedtuple(self, cls: Any) -> TypeSpec:
+        """A NamedTuple as an object with its fields (names read better than positions)."""
+        self._enter(cls)
+        try:
+            hints = self._hints(cls)
+            docs = parse_docstring(cls.__doc__)[1]
+            defaults = getattr(cls, "_field_defaults", {})
+            props: dict[str, JsonValue] = {}
+            convs: dict[str, Convert] = {}
+            for name in cls._fields:
+                spec = self.spec(hints.get(name, Any))
+                schema = dict(spec.schema)
+                if name in docs and "description" not in schema:
+                    schema["description"] = docs[name]
+                if name in defaults and (d := json_default(defaults[name])) is not MISSING:
+                    schema["default"] = d
+                props[name] = schema
+                convs[name] = spec.convert
+        finally:
+            self._stack.pop()
+        out: Schema = {
+            "type": "object",
+            "properties": props,
+            "required": [n for n in cls._fields if n not in defaults],
+            "additionalProperties": False,
+        }
+        return TypeSpec(out, lambda v: cls(**{k: convs[k](x) for k, x in v.items() if k in convs}))
+
     def _typeddict(self, cls: Any) -> TypeSpec:
         self._enter(cls)
         try:
@@ -441,9 +534,17 @@ def _matches_json(tp: Any, value: JsonValue) -> bool:
             return isinstance(value, int) and not isinstance(value, bool)
         if origin is float:
             return isinstance(value, int | float) and not isinstance(value, bool)
-        if origin in (str, Path, _dt.datetime, _dt.date) or issubclass(origin, Path):
+        if origin in (str, Path, _dt.datetime, _dt.date, _dt.time, uuid.UUID) or issubclass(origin, Path):
             return isinstance(value, str)
-        if dataclasses.is_dataclass(origin) or is_typeddict(origin) or issubclass(origin, Mapping):
+        if origin is decimal.Decimal:
+            return isinstance(value, str | int | float) and not isinstance(value, bool)
+        if (
+            dataclasses.is_dataclass(origin)
+            or is_typeddict(origin)
+            or is_namedtuple(origin)
+            or is_model_class(origin)
+            or issubclass(origin, Mapping)
+        ):
             return isinstance(value, dict)
         if issubclass(origin, list | tuple | set | frozenset):
             return isinstance(value, list)
