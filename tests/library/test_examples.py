@@ -67,6 +67,7 @@ def test_every_example_is_tested() -> None:
         "realtime",
         "rpc_client",
         "coding_agent",
+        "hooks",
     }
     assert {p.stem for p in EXAMPLES.glob("*.py")} == tested
 
@@ -133,6 +134,22 @@ def test_coding_agent_writes_and_runs_a_file(tmp_path: Path) -> None:
     assert "42" in results[2]
     assert "answer.py" in results[3] and "notes.txt" in results[3]
     assert reqs[0]["body"]["messages"][-1]["content"] == "Write answer.py"
+
+
+def test_hooks() -> None:
+    script = [
+        {"steps": [{"tool_call": {"name": "delete_file", "arguments": {"path": "/tmp/old.log"}}},
+                   {"tool_call": {"name": "delete_file", "arguments": {"path": "/etc/passwd"}}}]},
+        text("Deleted /tmp/old.log; /etc/passwd is off limits."),
+    ]
+    out, reqs = with_mock("hooks.py", script)
+    assert out.splitlines() == [
+        "[tool] delete_file(/tmp/old.log) -> deleted /tmp/old.log",
+        "[tool] delete_file(/etc/passwd) -> Files under /etc are off limits.",
+        "Deleted /tmp/old.log; /etc/passwd is off limits.",
+    ]
+    results = [m["content"] for m in reqs[1]["body"]["messages"] if m["role"] == "tool"]
+    assert results == ["deleted /tmp/old.log", "Files under /etc are off limits."]
 
 
 def test_configuration() -> None:
