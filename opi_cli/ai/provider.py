@@ -50,6 +50,7 @@ __all__ = [
     "StreamOptions",
     "ToolSpec",
     "guarded",
+    "internal_failure",
     "parse_partial_json",
 ]
 
@@ -419,7 +420,13 @@ async def guarded(
                 yield ev
     except Exception as exc:
         if not ended:
-            yield builder.fail(ProviderError("other", f"The request could not be made: {type(exc).__name__}: {exc}"))
+            yield internal_failure(builder, exc)
+
+
+def internal_failure(builder: MessageBuilder, exc: Exception) -> StreamError:
+    """The error event for an exception inside an adapter (building the request, an
+    ``on_payload`` hook, a body that is not JSON, a parser bug)."""
+    return builder.fail(ProviderError("other", f"The request could not be made: {type(exc).__name__}: {exc}"))
 
 
 def _final_tool_call(tool_id: str, name: str, raw: str) -> ToolCall:

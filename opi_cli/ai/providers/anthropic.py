@@ -10,7 +10,7 @@ success needs ``message_stop`` or a stop reason before EOF.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 from functools import partial
 
 from opi_cli._util.jsonio import JsonValue, dumps, loads
@@ -19,7 +19,7 @@ from opi_cli.ai.events import AssistantStreamEvent, ProviderError
 from opi_cli.ai.history import repair_history
 from opi_cli.ai.http import drive_sse
 from opi_cli.ai.model import Model
-from opi_cli.ai.provider import LlmContext, MessageBuilder, StreamOptions, guarded
+from opi_cli.ai.provider import LlmContext, MessageBuilder, StreamOptions, internal_failure
 from opi_cli.ai.sse import SSEEvent
 from opi_cli.ai.types import (
     AssistantMessage,
@@ -374,14 +374,10 @@ class AnthropicProvider:
     ) -> AsyncIterator[AssistantStreamEvent]:
         builder = MessageBuilder(model)
         yield builder.start()
-        async for ev in guarded(builder, self._events(builder, model, context, options)):
-            yield ev
-
-    @staticmethod
-    async def _events(
-        builder: MessageBuilder, model: Model, context: LlmContext, options: StreamOptions
-    ) -> AsyncGenerator[AssistantStreamEvent, None]:
-        url = model.base_url.rstrip("/") + "/messages"
-        make = partial(build_anthropic_request, model, context, options)
-        async for ev in drive_sse(url, _headers(model, options), make, options, _Parser(builder)):
-            yield ev
+        try:
+            url = model.base_url.rstrip("/") + "/messages"
+            make = partial(build_anthropic_request, model, context, options)
+            async for ev in drive_sse(url, _headers(model, options), make, options, _Parser(builder)):
+                yield ev
+        except Exception as exc:  # providers never raise: a failure to build the request is an event
+            yield internal_failure(builder, exc)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from functools import partial
 from typing import Literal
@@ -22,7 +22,7 @@ from opi_cli.ai.events import AssistantStreamEvent, ProviderError
 from opi_cli.ai.history import repair_history
 from opi_cli.ai.http import drive_sse
 from opi_cli.ai.model import Model
-from opi_cli.ai.provider import LlmContext, MessageBuilder, StreamOptions, ToolSpec, guarded
+from opi_cli.ai.provider import LlmContext, MessageBuilder, StreamOptions, ToolSpec, internal_failure
 from opi_cli.ai.sse import SSEEvent
 from opi_cli.ai.types import (
     AssistantMessage,
@@ -545,14 +545,10 @@ class OpenAIChatProvider:
     ) -> AsyncIterator[AssistantStreamEvent]:
         builder = MessageBuilder(model)
         yield builder.start()
-        async for ev in guarded(builder, self._events(builder, model, context, options)):
-            yield ev
-
-    @staticmethod
-    async def _events(
-        builder: MessageBuilder, model: Model, context: LlmContext, options: StreamOptions
-    ) -> AsyncGenerator[AssistantStreamEvent, None]:
-        url = model.base_url.rstrip("/") + "/chat/completions"
-        make = partial(build_body, model, context, options)
-        async for ev in drive_sse(url, _headers(model, options), make, options, _ChatStream(builder)):
-            yield ev
+        try:
+            url = model.base_url.rstrip("/") + "/chat/completions"
+            make = partial(build_body, model, context, options)
+            async for ev in drive_sse(url, _headers(model, options), make, options, _ChatStream(builder)):
+                yield ev
+        except Exception as exc:  # providers never raise: a failure to build the request is an event
+            yield internal_failure(builder, exc)
