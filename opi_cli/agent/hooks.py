@@ -1,8 +1,9 @@
 """The six optional hooks of seed 001 and the values they receive and return.
 
 Each hook is an optional callable on :class:`AgentHooks`; ``None`` means the default.
-A hook that raises is reported as an error of the run (or, for ``before_tool_call``, as
-a blocked tool call); it never crashes the loop.
+A hook that raises never crashes the loop: ``before_tool_call`` blocks that call,
+``after_tool_call`` turns the result into an error result, and the others end the run with
+an error message naming the hook (``agent_end`` follows as always).
 
 Several sources of hooks (a library user's, the settings' shell hooks, the permission
 gate, extensions) are combined with :func:`compose_hooks` into one :class:`AgentHooks`.

@@ -15,8 +15,9 @@ import asyncio
 import json
 import math
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from opi_cli._util.abort import AbortSignal
 from opi_cli._util.ids import now_ms
@@ -341,22 +342,34 @@ async def _run_calls(
             tasks = [group.create_task(_complete(provider, model, c, options, count)) for c in calls]
         return [t.result() for t in tasks]
 
-    signal = options.signal
-    work = asyncio.ensure_future(run_all())
-    waiter = asyncio.ensure_future(signal.wait()) if signal is not None else None
-    try:
-        await asyncio.wait({work} if waiter is None else {work, waiter}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (work, waiter):
-            if task is not None and not task.done():
-                task.cancel()
-                await asyncio.wait({task})
-    if (signal is not None and signal.aborted) or work.cancelled():
-        raise CompactionAborted()
-    outcomes = work.result()
+    outcomes = (await _unless_aborted(run_all(), options.signal)).result()
     if any(o.aborted for o in outcomes):
         raise CompactionAborted()
     return outcomes
+
+
+_T = TypeVar("_T")
+
+
+async def _unless_aborted(work: Coroutine[object, object, _T], signal: AbortSignal | None) -> asyncio.Future[_T]:
+    """Run ``work`` until it ends or ``signal`` fires (then it is cancelled and waited for);
+    returns its finished task.
+
+    Raises:
+        CompactionAborted: the signal fired first.
+    """
+    task = asyncio.ensure_future(work)
+    waiter = asyncio.ensure_future(signal.wait()) if signal is not None else None
+    try:
+        await asyncio.wait({task} if waiter is None else {task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in (task, waiter):
+            if t is not None and not t.done():
+                t.cancel()
+                await asyncio.wait({t})
+    if (signal is not None and signal.aborted) or task.cancelled():
+        raise CompactionAborted()
+    return task
 
 
 async def summarize(
@@ -477,19 +490,12 @@ async def summarize_with(
         tuple(prep.modified_files),
         signal,
     )
-    work = asyncio.ensure_future(summarizer(request))
-    waiter = asyncio.ensure_future(signal.wait()) if signal is not None else None
+    async def call() -> str:
+        return await summarizer(request)
+
+    done = await _unless_aborted(call(), signal)
     try:
-        await asyncio.wait({work} if waiter is None else {work, waiter}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (work, waiter):
-            if task is not None and not task.done():
-                task.cancel()
-                await asyncio.wait({task})
-    if (signal is not None and signal.aborted) or work.cancelled():
-        raise CompactionAborted()
-    try:
-        text = work.result()
+        text = done.result()
     except Exception as exc:  # a user's summariser failed: the fallback keeps the user going
         return fallback_result(prep, f"the summarizer failed: {type(exc).__name__}: {exc}")
     if not isinstance(text, str) or not text.strip():

@@ -14,6 +14,7 @@ from opi_cli import (
     AgentBuilder,
     AgentError,
     Config,
+    ConfigError,
     ConversationMetadata,
     JsonlStore,
     MemoryStore,
@@ -211,3 +212,58 @@ async def test_a_session_written_by_the_session_layer_loads_by_id(store: Store) 
     await writer.close()
     loaded = await store.get_conversation(writer.session_id)
     assert texts(loaded) == ["from the CLI", "cli answer"]
+
+
+class DictStore:
+    """A custom backend with only the seed's four methods (saved and loaded whole)."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, AgentState] = {}
+
+    async def store_conversation(self, id: str, state: AgentState) -> None:
+        self.data[id] = state
+
+    async def get_conversation(self, id: str) -> AgentState | None:
+        return self.data.get(id)
+
+    async def delete_conversation(self, id: str) -> None:
+        self.data.pop(id, None)
+
+    async def list_conversations(self, limit: int = 10, offset: int = 0) -> list[ConversationMetadata]:
+        return []
+
+
+async def test_a_custom_persistence_store(mock: MockLLM) -> None:
+    mock.set_script({"responses": [{"steps": [{"text": "one"}]}, {"steps": [{"text": "two"}]}]})
+    store = DictStore()
+    assert isinstance(store, PersistenceStore)
+    config = Config().with_api_key("k").with_model("gpt-4o").with_base_url(mock.base_url + "/v1")
+    agent = AgentBuilder(env={}).with_config(config).with_persistence(store).build()
+    assert await agent.run_with_id("c1", "first") == "one"
+    assert texts(store.data["c1"]) == ["first", "one"]
+    other = AgentBuilder(env={}).with_config(config).with_persistence(store).build()
+    assert await other.run_with_id("c1", "second") == "two"
+    assert texts(store.data["c1"]) == ["first", "one", "second", "two"]
+    assert [m["content"] for m in mock.requests[1]["body"]["messages"]] == ["first", "one", "second"]
+    await other.delete_conversation("c1")
+    assert store.data == {}
+
+
+def test_with_persistence_refuses_what_is_not_a_store() -> None:
+    with pytest.raises(ConfigError, match="with_persistence takes a store"):
+        AgentBuilder(env={}).with_persistence({"not": "a store"})  # type: ignore[arg-type]
+
+
+async def test_agents_take_turns_on_one_stored_conversation(store: Store, mock: MockLLM) -> None:
+    mock.set_script({"responses": [{"steps": [{"text": f"reply {n}"}]} for n in range(4)]})
+    config = Config().with_api_key("k").with_model("gpt-4o").with_base_url(mock.base_url + "/v1")
+    first = AgentBuilder(env={}).with_config(config).with_persistence(store).build()
+    second = AgentBuilder(env={}).with_config(config).with_persistence(store).build()
+    for n in range(4):
+        agent = first if n % 2 == 0 else second
+        assert await agent.run_with_id("shared", f"question {n}") == f"reply {n}"  # never "in use"
+    assert len(mock.requests[3]["body"]["messages"]) == 7  # each saw the other's turns
+    loaded = await store.get_conversation("shared")
+    assert texts(loaded)[-2:] == ["question 3", "reply 3"]
+    await first.aclose()
+    await second.aclose()
