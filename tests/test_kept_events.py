@@ -18,7 +18,7 @@ import pytest
 
 from opi_cli._util.abort import AbortSignal
 from opi_cli._util.jsonio import JsonValue
-from opi_cli.agent.agent import Agent, AgentOptions
+from opi_cli.agent.agent import AgentOptions, LoopAgent
 from opi_cli.agent.events import AgentEvent, MessageEnd, MessageStart, MessageUpdate, TurnEnd
 from opi_cli.agent.loop import RetrySettings
 from opi_cli.agent.tool import ToolResult, UpdateCallback, text_result
@@ -54,10 +54,10 @@ def mock() -> Iterator[MockLLM]:
         yield srv
 
 
-def agent_for(srv: MockLLM, api: str) -> Agent:
+def agent_for(srv: MockLLM, api: str) -> LoopAgent:
     wire, provider = APIS[api]
     model = Model("mock-model", provider, wire, srv.base_url + "/v1", reasoning=True)
-    return Agent(
+    return LoopAgent(
         AgentOptions(
             model=model,
             provider=ApiProvider(),
@@ -107,7 +107,7 @@ def shown(message: AssistantMessage) -> list[tuple[str, JsonValue]]:
     return out
 
 
-async def run_keeping(agent: Agent, text: str, *, abort_on: str | None = None) -> list[AgentEvent]:
+async def run_keeping(agent: LoopAgent, text: str, *, abort_on: str | None = None) -> list[AgentEvent]:
     kept: list[AgentEvent] = []
 
     def keep(ev: AgentEvent) -> None:

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from opi_cli._util.abort import AbortSignal
 from opi_cli._util.jsonio import JsonValue
-from opi_cli.agent.agent import Agent, AgentOptions
+from opi_cli.agent.agent import AgentOptions, LoopAgent
 from opi_cli.agent.events import AgentEnd, AgentEvent
 from opi_cli.agent.hooks import AgentHooks, TurnContext
 from opi_cli.agent.tool import ToolResult, UpdateCallback, text_result
@@ -51,7 +51,7 @@ class SlowCleanup:
 async def test_cancelled_parallel_tools_are_awaited_before_prompt_ends() -> None:
     tool = SlowCleanup()
     calls = [FauxToolCall("slow", {"id": "a"}), FauxToolCall("slow", {"id": "b"})]
-    agent = Agent(AgentOptions(faux_model(), FauxProvider([FauxResponse(tool_calls=calls)]), tools=[tool]))
+    agent = LoopAgent(AgentOptions(faux_model(), FauxProvider([FauxResponse(tool_calls=calls)]), tools=[tool]))
     run = asyncio.create_task(agent.prompt("go"))
     await tool.started_event("a").wait()
     await tool.started_event("b").wait()
@@ -63,9 +63,9 @@ async def test_cancelled_parallel_tools_are_awaited_before_prompt_ends() -> None
     assert sorted(tool.cleaned) == ["a", "b"]  # both finished their cleanup before prompt() ended
 
 
-def _failing_agent(hooks: AgentHooks) -> tuple[Agent, list[AgentEvent]]:
+def _failing_agent(hooks: AgentHooks) -> tuple[LoopAgent, list[AgentEvent]]:
     provider = FauxProvider([FauxResponse(text="first answer"), FauxResponse(text="second")])
-    agent = Agent(AgentOptions(faux_model(), provider, hooks=hooks))
+    agent = LoopAgent(AgentOptions(faux_model(), provider, hooks=hooks))
     events: list[AgentEvent] = []
     agent.subscribe(events.append)
     return agent, events

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from opi_cli._util.abort import AbortController, AbortSignal
 from opi_cli._util.jsonio import JsonValue
-from opi_cli.agent.agent import Agent
+from opi_cli.agent.agent import LoopAgent
 from opi_cli.agent.events import (
     AgentEvent,
     CompactionEnd,
@@ -67,14 +67,14 @@ OVERFLOW_FAILED = (
 
 
 class AgentSession:
-    """One conversation: an :class:`Agent`, the session it is stored in, and subscribers.
+    """One conversation: a :class:`~opi_cli.agent.agent.LoopAgent`, the session it is stored in, and subscribers.
 
     Create with :meth:`start` (inside the event loop); always ``await close()``.
     """
 
     def __init__(
         self,
-        agent: Agent,
+        agent: LoopAgent,
         writer: SessionWriter,
         compaction: CompactionSettings | None = None,
         *,
@@ -103,7 +103,7 @@ class AgentSession:
     @classmethod
     async def start(
         cls,
-        agent: Agent,
+        agent: LoopAgent,
         writer: SessionWriter,
         *,
         record_settings: bool,

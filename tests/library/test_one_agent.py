@@ -216,3 +216,20 @@ def test_bad_compaction_and_window_settings_are_config_errors(mock: MockLLM) -> 
         AgentBuilder(env={}).with_config(config(mock)).with_compaction(reserve_tokens=-5).build()
     with pytest.raises(ConfigError, match="with_summarizer"):
         AgentBuilder(env={}).with_summarizer("not a function")  # type: ignore[arg-type]
+
+
+async def test_a_long_stored_conversation_compacts_in_the_store(mock: MockLLM, tmp_path: Any) -> None:
+    from opi_cli import JsonlStore
+
+    mock.set_script({"responses": [text("Noted. " + "detail " * 140)], "repeat_last": True})
+    store = JsonlStore(tmp_path / "sessions", cwd="/work/project")
+    agent = AgentBuilder(env={}).with_config(config(mock, window=4000)).with_persistence(store).build()
+    for turn in range(15):
+        await agent.run_with_id("long-chat", f"Turn {turn}: " + "please remember this fact. " * 20)
+    (path,) = (tmp_path / "sessions").glob("*/*_long-chat.jsonl")
+    kinds = [json.loads(line)["type"] for line in path.read_text().splitlines()]
+    assert kinds.count("compaction") >= 2
+    later = AgentBuilder(env={}).with_config(config(mock, window=4000)).with_persistence(store).build()
+    assert await later.load_conversation("long-chat")
+    assert isinstance(later.messages[0], CompactionSummaryMessage)
+    assert sum(estimate_message_tokens(m) for m in later.messages) < 4000
