@@ -5,6 +5,7 @@ from __future__ import annotations
 from opi_cli.agent.tool import Tool
 from opi_cli.tools.bash import BashTool
 from opi_cli.tools.edit import EditTool
+from opi_cli.tools.file_state import FileStates
 from opi_cli.tools.find import FindTool
 from opi_cli.tools.grep import GrepTool
 from opi_cli.tools.locks import PathLocks
@@ -12,8 +13,10 @@ from opi_cli.tools.ls import LsTool
 from opi_cli.tools.ops import (
     DirEntry,
     FileOps,
+    FileStat,
     LocalFileOps,
     LocalShellOps,
+    NotRegularFileError,
     PathKind,
     ShellOps,
     ShellProcess,
@@ -29,11 +32,14 @@ __all__ = [
     "DirEntry",
     "EditTool",
     "FileOps",
+    "FileStat",
+    "FileStates",
     "FindTool",
     "GrepTool",
     "LocalFileOps",
     "LocalShellOps",
     "LsTool",
+    "NotRegularFileError",
     "PathKind",
     "PathLocks",
     "ReadTool",
@@ -60,6 +66,9 @@ def create_builtin_tools(
 ) -> dict[str, Tool]:
     """All seven built-in tools by name, in :data:`ALL_TOOLS` order, sharing seams and locks.
 
+    ``read``, ``write`` and ``edit`` share one :class:`FileStates`: ``edit`` changes only files
+    the model has read (or written) and that have not changed on disk since.
+
     Args:
         cwd: the working directory relative paths resolve against and commands run in.
         file_ops: the file-system seam (default: :class:`LocalFileOps`).
@@ -72,11 +81,12 @@ def create_builtin_tools(
     files = file_ops if file_ops is not None else LocalFileOps()
     shell = shell_ops if shell_ops is not None else LocalShellOps()
     locks = path_locks if path_locks is not None else PathLocks()
+    seen = FileStates()
     tools: dict[str, Tool] = {
-        "read": ReadTool(cwd, files, supports_images=supports_images, home=home),
+        "read": ReadTool(cwd, files, supports_images=supports_images, home=home, file_states=seen),
         "bash": BashTool(cwd, files, shell),
-        "edit": EditTool(cwd, files, path_locks=locks, home=home),
-        "write": WriteTool(cwd, files, path_locks=locks, home=home),
+        "edit": EditTool(cwd, files, path_locks=locks, home=home, file_states=seen),
+        "write": WriteTool(cwd, files, path_locks=locks, home=home, file_states=seen),
         "grep": GrepTool(cwd, files, shell, use_external=use_external_search, home=home),
         "find": FindTool(cwd, files, shell, use_external=use_external_search, home=home),
         "ls": LsTool(cwd, files, home=home),

@@ -14,6 +14,7 @@ from opi_cli.errors import ToolError
 from opi_cli.tools.args import req_str
 from opi_cli.tools.edit_diff import line_diff
 from opi_cli.tools.edit_match import Match, find_unique
+from opi_cli.tools.file_state import FileStates
 from opi_cli.tools.locks import PathLocks
 from opi_cli.tools.ops import FileOps
 from opi_cli.tools.paths import resolve_path
@@ -133,6 +134,10 @@ class EditTool:
         file_ops: the file-system seam.
         path_locks: per-path locks shared with ``write`` (default: private to this tool).
         home: the folder ``~`` expands to.
+        file_states: what ``read``/``write`` recorded; when given, a file must have been read
+            (or written) and be unchanged since to be edited (see :mod:`.file_state`).
+
+    The file is replaced atomically (``FileOps.write_bytes``): a failure leaves it as it was.
     """
 
     name = "edit"
@@ -140,19 +145,27 @@ class EditTool:
         "Edit a file by replacing exact text. The oldText must match exactly (including "
         "whitespace). Use this for precise, surgical edits. Several separate changes to one file "
         "can be given as edits: [{oldText, newText}, ...]; each is matched against the original "
-        "file and they must not overlap."
+        "file and they must not overlap. Read the file first: a file not read, or changed on disk "
+        "since, is refused."
     )
     execution_mode: ExecutionMode = "parallel"
     prompt_snippet = "Make surgical edits to files (find exact text and replace)"
 
     def __init__(
-        self, cwd: str, file_ops: FileOps, *, path_locks: PathLocks | None = None, home: str | None = None
+        self,
+        cwd: str,
+        file_ops: FileOps,
+        *,
+        path_locks: PathLocks | None = None,
+        home: str | None = None,
+        file_states: FileStates | None = None,
     ) -> None:
         self.parameters: dict[str, JsonValue] = copy.deepcopy(_PARAMETERS)
         self.cwd = cwd
         self.file_ops = file_ops
         self.path_locks = path_locks if path_locks is not None else PathLocks()
         self.home = home
+        self.file_states = file_states
 
     async def execute(
         self,
@@ -173,8 +186,11 @@ class EditTool:
             return error_result(str(exc))
 
     async def _edit(self, path: str, abs_path: str, edits: list[_Edit], signal: AbortSignal) -> ToolResult:
-        if await self.file_ops.kind(abs_path) != "file":
+        info = await self.file_ops.stat(abs_path)
+        if info is None or info.kind != "file":
             return error_result(f"File not found: {path}")
+        if self.file_states is not None and (problem := self.file_states.problem(abs_path, path, info)):
+            return error_result(problem)
         try:
             raw = await self.file_ops.read_bytes(abs_path)
         except OSError:
@@ -195,6 +211,8 @@ class EditTool:
             await self.file_ops.write_bytes(abs_path, data)
         except OSError as exc:
             return error_result(f"Cannot write {path}: {exc.strerror or exc}")
+        if self.file_states is not None:
+            self.file_states.record(abs_path, await self.file_ops.stat(abs_path))
         diff = line_diff(_lf(original), _lf(updated))
         message = (
             f"Successfully replaced text in {path}."

@@ -9,22 +9,26 @@ in their own session, so killing the process group reaches every child.
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import secrets
 import shutil
 import signal as _signal
 import stat as _stat
 import subprocess
-import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
+
+from opi_cli.tools.atomic import private_temp_dir, replace_file
 
 __all__ = [
     "DirEntry",
     "FileOps",
+    "FileStat",
     "LocalFileOps",
     "LocalShellOps",
+    "NotRegularFileError",
     "PathKind",
     "ShellOps",
     "ShellProcess",
@@ -43,6 +47,28 @@ class DirEntry:
     is_symlink: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class FileStat:
+    """What a path is (following symlinks): its kind, size and modification time.
+
+    ``special`` names what an ``"other"`` path is: ``"FIFO (named pipe)"``, ``"socket"``,
+    ``"character device"`` or ``"block device"``.
+    """
+
+    kind: PathKind
+    size: int
+    mtime_ns: int
+    special: str | None = None
+
+
+class NotRegularFileError(OSError):
+    """Reading a FIFO, socket or device was refused (it could block forever or never end)."""
+
+    def __init__(self, path: str, special: str) -> None:
+        super().__init__(errno.EINVAL, f"it is a {special}, not a regular file", path)
+        self.special = special
+
+
 class TempFile(Protocol):
     """A private (0600) file that output is appended to."""
 
@@ -58,15 +84,37 @@ class FileOps(Protocol):
     """Every file-system access the tools make."""
 
     async def read_bytes(self, path: str) -> bytes:
-        """The whole file; raises ``OSError`` (``FileNotFoundError``, ...) on failure."""
+        """The whole of a regular file.
+
+        Raises:
+            NotRegularFileError: ``path`` is a FIFO, socket or device.
+            OSError: any other failure (``FileNotFoundError``, ...).
+        """
+        ...
+
+    async def read_chunks(self, path: str, feed: Callable[[bytes], bool]) -> None:
+        """Pass a regular file's bytes to ``feed``, in order, until it returns False or the file ends.
+
+        Memory stays bounded by the chunk size whatever the file's size. ``feed`` may run in a
+        worker thread, so it must not touch the event loop. Raises as :meth:`read_bytes`.
+        """
         ...
 
     async def write_bytes(self, path: str, data: bytes) -> None:
-        """Create or overwrite ``path``, creating missing parent folders."""
+        """Create or replace ``path`` atomically, creating missing parent folders.
+
+        The new content goes to a temporary file in the same folder, is flushed to disk and
+        renamed over the old file, so a failure (a full disk) leaves the old file whole. An
+        existing file keeps its mode and owner; a symlink keeps pointing at the file it names.
+        """
         ...
 
     async def kind(self, path: str) -> PathKind | None:
         """What ``path`` is (following symlinks), or ``None`` if it does not exist."""
+        ...
+
+    async def stat(self, path: str) -> FileStat | None:
+        """Kind, size and mtime of ``path`` (following symlinks), or ``None`` if it does not exist."""
         ...
 
     async def list_dir(self, path: str) -> list[DirEntry]:
@@ -129,24 +177,71 @@ def _kind_of(mode: int) -> PathKind:
     return "other"
 
 
-def _write_file(path: str, data: bytes) -> None:
-    parent = os.path.dirname(path)
-    if parent:
-        os.makedirs(parent, exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(data)
+_SPECIAL = (
+    (_stat.S_ISFIFO, "FIFO (named pipe)"),
+    (_stat.S_ISSOCK, "socket"),
+    (_stat.S_ISCHR, "character device"),
+    (_stat.S_ISBLK, "block device"),
+)
+_CHUNK = 1 << 16
+
+
+def _special(mode: int) -> str | None:
+    return next((name for test, name in _SPECIAL if test(mode)), None)
+
+
+def _open_regular(path: str) -> int:
+    """A read descriptor on a regular file; FIFOs, sockets and devices are refused, never waited on.
+
+    The path is checked before opening (opening some devices has effects of its own) and the
+    descriptor after (the path may have been swapped in between).
+    """
+    special = _special(os.stat(path).st_mode)
+    if special is not None:
+        raise NotRegularFileError(path, special)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # a FIFO opens at once
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:  # a socket
+            raise NotRegularFileError(path, "socket") from exc
+        raise
+    mode = os.fstat(fd).st_mode
+    if not _stat.S_ISREG(mode):
+        os.close(fd)
+        if _stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+        raise NotRegularFileError(path, _special(mode) or "special file")
+    return fd
 
 
 def _read_file(path: str) -> bytes:
-    with open(path, "rb") as f:
+    fd = _open_regular(path)
+    with os.fdopen(fd, "rb") as f:
         return f.read()
 
 
-def _kind(path: str) -> PathKind | None:
+def _read_chunks(path: str, feed: Callable[[bytes], bool]) -> None:
+    fd = _open_regular(path)
     try:
-        return _kind_of(os.stat(path).st_mode)
+        while chunk := os.read(fd, _CHUNK):
+            if not feed(chunk):
+                return
+    finally:
+        os.close(fd)
+
+
+def _stat_path(path: str) -> FileStat | None:
+    try:
+        st = os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
         return None
+    kind = _kind_of(st.st_mode)
+    return FileStat(kind, st.st_size, st.st_mtime_ns, _special(st.st_mode) if kind == "other" else None)
+
+
+def _kind(path: str) -> PathKind | None:
+    found = _stat_path(path)
+    return None if found is None else found.kind
 
 
 def _list_dir(path: str) -> list[DirEntry]:
@@ -191,7 +286,8 @@ class LocalFileOps:
     """:class:`FileOps` on the real file system.
 
     Args:
-        temp_dir: where temporary files go (default: the system temporary folder).
+        temp_dir: where temporary files go (default: a private 0700 folder ``opi-<uid>`` in
+            the system temporary folder, made on first use).
     """
 
     def __init__(self, temp_dir: str | None = None) -> None:
@@ -200,17 +296,25 @@ class LocalFileOps:
     async def read_bytes(self, path: str) -> bytes:
         return await asyncio.to_thread(_read_file, path)
 
+    async def read_chunks(self, path: str, feed: Callable[[bytes], bool]) -> None:
+        await asyncio.to_thread(_read_chunks, path, feed)
+
     async def write_bytes(self, path: str, data: bytes) -> None:
-        await asyncio.to_thread(_write_file, path, data)
+        await asyncio.to_thread(replace_file, path, data)
 
     async def kind(self, path: str) -> PathKind | None:
         return await asyncio.to_thread(_kind, path)
+
+    async def stat(self, path: str) -> FileStat | None:
+        return await asyncio.to_thread(_stat_path, path)
 
     async def list_dir(self, path: str) -> list[DirEntry]:
         return await asyncio.to_thread(_list_dir, path)
 
     async def temp_file(self, prefix: str, suffix: str) -> TempFile:
-        folder = self._temp_dir or tempfile.gettempdir()
+        if self._temp_dir is None:
+            self._temp_dir = private_temp_dir()
+        folder = self._temp_dir
         path = os.path.join(folder, f"{prefix}{secrets.token_hex(8)}{suffix}")
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         return _LocalTempFile(path, fd)

@@ -15,6 +15,7 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_LINES",
     "GREP_MAX_LINE_LENGTH",
+    "TruncatedBy",
     "Truncation",
     "format_size",
     "truncate_head",

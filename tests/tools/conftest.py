@@ -47,3 +47,9 @@ async def run(
     return await tool.execute(
         "call-1", args, signal or AbortSignal(), updates.append if updates is not None else None
     )
+
+
+async def read_then_edit(tools: dict[str, Tool], args: dict[str, JsonValue]) -> ToolResult:
+    """``edit`` as a model uses it: after reading the file (edit refuses files it has not seen)."""
+    await run(tools["read"], {"path": args["path"]})
+    return await run(tools["edit"], args)

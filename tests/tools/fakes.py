@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import posixpath
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from opi_cli.tools.ops import DirEntry, PathKind, ShellProcess, TempFile
+from opi_cli.tools.ops import DirEntry, FileStat, PathKind, ShellProcess, TempFile
 
 
 class MemoryTempFile:
@@ -34,6 +34,8 @@ class MemoryFileOps:
         self.dirs: set[str] = {"/"}
         self.closed: list[str] = []
         self.writes: list[str] = []
+        self.mtimes: dict[str, int] = {}
+        self._clock = 0
 
     def _is_dir(self, path: str) -> bool:
         prefix = path.rstrip("/") + "/"
@@ -44,9 +46,23 @@ class MemoryFileOps:
             raise FileNotFoundError(2, "No such file or directory", path)
         return self.files[path]
 
+    async def read_chunks(self, path: str, feed: Callable[[bytes], bool]) -> None:
+        data = await self.read_bytes(path)
+        for i in range(0, len(data), 4096):
+            if not feed(data[i : i + 4096]):
+                return
+
     async def write_bytes(self, path: str, data: bytes) -> None:
         self.writes.append(path)
         self.files[path] = data
+        self._clock += 1
+        self.mtimes[path] = self._clock
+
+    async def stat(self, path: str) -> FileStat | None:
+        kind = await self.kind(path)
+        if kind is None:
+            return None
+        return FileStat(kind, len(self.files.get(path, b"")), self.mtimes.get(path, 0))
 
     async def kind(self, path: str) -> PathKind | None:
         if path in self.files:
