@@ -13,7 +13,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from opi_cli.agent.tool import Tool
@@ -95,47 +95,57 @@ def test_read_of_a_2gb_file_with_limit_keeps_memory_bounded(cwd: Path) -> None:
     assert out["peak_kb"] < 256 * 1024  # type: ignore[operator]
 
 
-def _reference_read(text: str, offset: int | None, limit: int | None) -> tuple[bool, str]:
-    """The read tool's text output as computed before streaming (the whole file in memory)."""
+def _reference_read(text: str, offset: int | None, limit: int | None) -> tuple[bool, str, object]:
+    """The read tool's output as computed before streaming (the whole file in memory)."""
     lines = text.split("\n")
     total = len(lines)
     start = max(0, offset - 1) if offset else 0
     if start >= total:
-        return True, f"Offset {offset} is beyond end of file ({total} lines total)"
+        return True, f"Offset {offset} is beyond end of file ({total} lines total)", None
     first = start + 1
     end = min(start + max(limit, 0), total) if limit is not None else total
     tr = truncate_head("\n".join(lines[start:end]))
+    details = {"truncation": tr.to_json()}
     if tr.first_line_exceeds_limit:
         size = format_size(utf8_len(lines[start]))
         return False, (f"[Line {first} is {size}, exceeds {format_size(DEFAULT_MAX_BYTES)} limit. "
-                       f"Use bash: sed -n '{first}p' f.txt | head -c {DEFAULT_MAX_BYTES}]")
+                       f"Use bash: sed -n '{first}p' f.txt | head -c {DEFAULT_MAX_BYTES}]"), details
     if tr.truncated:
         last = first + tr.output_lines - 1
         note = "" if tr.truncated_by == "lines" else f" ({format_size(DEFAULT_MAX_BYTES)} limit)"
-        return False, tr.content + f"\n\n[Showing lines {first}-{last} of {total}{note}. Use offset={last + 1} to continue.]"
+        return False, tr.content + f"\n\n[Showing lines {first}-{last} of {total}{note}. Use offset={last + 1} to continue.]", details
     if limit is not None and end < total:
-        return False, tr.content + f"\n\n[{total - end} more lines in file. Use offset={end + 1} to continue.]"
-    return False, tr.content
+        return False, tr.content + f"\n\n[{total - end} more lines in file. Use offset={end + 1} to continue.]", None
+    return False, tr.content, None
 
 
-_SHORT = st.text(alphabet="ab\u00e9\u20ac\U0001f600 ", max_size=30)
+_SHORT = st.text(alphabet="ab\u00e9\u20ac\U0001f600 \udcff", max_size=30)
 
 
 @given(
-    lines=st.lists(_SHORT, max_size=30),
-    repeat=st.integers(1, 90),
+    lines=st.lists(_SHORT, min_size=1, max_size=30),
+    repeat=st.sampled_from([1, 2, 3, 66, 67, 100, 2000, 2001]),
     big=st.one_of(st.none(), st.tuples(st.integers(0, 3000), st.integers(0, 60000))),
     offset=st.one_of(st.none(), st.integers(-2, 2800)),
     limit=st.one_of(st.none(), st.integers(-1, 2800)),
 )
+@example(lines=["x"], repeat=2000, big=None, offset=None, limit=None)
+@example(lines=["x"], repeat=2001, big=None, offset=None, limit=None)
+@example(lines=["x", ""], repeat=1000, big=None, offset=None, limit=None)
+@example(lines=["x" * 99], repeat=600, big=None, offset=None, limit=None)
+@example(lines=["\u20ac" * 17066], repeat=1, big=None, offset=None, limit=None)
+@example(lines=["\u20ac" * 17067], repeat=1, big=None, offset=None, limit=None)
+@example(lines=["a", ""], repeat=1, big=None, offset=2, limit=0)
+@example(lines=["a", ""], repeat=1, big=None, offset=3, limit=1)
 def test_streaming_read_matches_whole_file_read(
     lines: list[str], repeat: int, big: tuple[int, int] | None, offset: int | None, limit: int | None
 ) -> None:
-    all_lines = lines * repeat
+    all_lines = (lines * (repeat // len(lines) + 1))[: max(repeat, len(lines))]
     if big is not None:
         all_lines.insert(min(big[0], len(all_lines)), "x" * big[1])
-    text = "\n".join(all_lines)
-    ops = MemoryFileOps({"/w/f.txt": text.encode()})
+    raw = "\n".join(all_lines).encode("utf-8", "surrogateescape")  # \udcff: an invalid byte
+    text = raw.decode("utf-8", "replace")
+    ops = MemoryFileOps({"/w/f.txt": raw})
     read = create_builtin_tools("/w", file_ops=ops, use_external_search=False)["read"]
     args: dict[str, object] = {"path": "f.txt"}
     if offset is not None:
@@ -143,7 +153,7 @@ def test_streaming_read_matches_whole_file_read(
     if limit is not None:
         args["limit"] = limit
     result = asyncio.run(run(read, args))  # type: ignore[arg-type]
-    assert (result.is_error, result.text) == _reference_read(text, offset, limit)
+    assert (result.is_error, result.text, result.details) == _reference_read(text, offset, limit)
 
 
 async def test_invalid_utf8_is_replaced_like_before(tools: dict[str, Tool], cwd: Path) -> None:
