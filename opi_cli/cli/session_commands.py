@@ -75,6 +75,8 @@ def doctor(path: Path, *, fix: bool, console: Console) -> int:
     if not path.is_file():
         raise UsageError(f"No session file at {path}")
     report = check(path)
+    if not report.is_session:
+        raise UsageError(f"{path} is not a session file (no session header and no session entries); nothing was changed.")
     if report.ok:
         console.print(f"{path}: OK ({report.entries} entries)")
         return 0

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from opi_cli._util.ids import new_entry_id, new_session_id, now_iso
 from opi_cli._util.jsonio import JsonValue, loads
+from opi_cli.errors import SessionError
 from opi_cli.session.entries import (
     CURRENT_VERSION,
     Entry,
@@ -52,6 +53,13 @@ class DoctorReport:
     orphans: list[str] = field(default_factory=list)
     duplicate_ids: list[str] = field(default_factory=list)
     bad_leaves: list[str] = field(default_factory=list)
+    entry_like: int = 0
+    """Lines that are JSON objects with a string ``type`` and ``id``, as every entry has."""
+
+    @property
+    def is_session(self) -> bool:
+        """Whether the file looks like a session at all: a header, or lines shaped like entries."""
+        return self.header is not None or self.entries > 0 or self.entry_like > 0
 
     @property
     def ok(self) -> bool:
@@ -110,6 +118,8 @@ def _read(path: Path) -> tuple[DoctorReport, list[tuple[int, Entry]]]:
             report.damaged.append(Damage(n, "not a JSON object"))
         else:
             records.append((n, value))
+            if isinstance(value.get("type"), str) and isinstance(value.get("id"), str):
+                report.entry_like += 1
     if version < CURRENT_VERSION:
         migrated = migrate_records(version, [r for _, r in records])
         records = [(n, rec) for (n, _), rec in zip(records, migrated, strict=True)]
@@ -189,8 +199,14 @@ def repair(path: Path) -> tuple[Path, DoctorReport]:
     Returns the backup path and the report of the original. A v1/v2 pi file comes out as v3.
 
     Raises:
-        SessionError: another opi process is writing the session.
+        SessionError: the file is not a session (no header and no entry: nothing is written),
+            or another opi process is writing the session.
     """
+    report, entries = _read(path)
+    if not report.is_session:
+        raise SessionError(
+            f"{path} is not a session file (no session header and no session entries); nothing was changed."
+        )
     lock = LockFile(path)
     lock.acquire()
     try:

@@ -10,6 +10,8 @@ resume reads it backwards and keeps only the current path's kept context
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import os
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -53,10 +55,46 @@ def session_file_name(header: SessionHeader) -> str:
     return f"{header.timestamp.replace(':', '-').replace('.', '-')}_{header.id}.jsonl"
 
 
-def _mkdir_private(path: Path) -> None:
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if path.stat().st_mode & 0o077:
-        os.chmod(path, 0o700)
+_OUT_OF_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+
+
+def _store_error(message: str, exc: OSError) -> PersistenceError | SessionError:
+    """A failure of the disk (a failed run, exit 1) or of the place chosen for sessions (exit 2)."""
+    text = f"{message}: {exc.strerror or exc}"
+    return PersistenceError(text) if exc.errno in _OUT_OF_SPACE else SessionError(text)
+
+
+def _make_folder(folder: Path, owned_below: Path | None) -> None:
+    """Create ``folder`` and its missing parents with mode 0700.
+
+    Folders at or below ``owned_below`` (opi's own: ``OPI_HOME/sessions/...``) are also
+    tightened to 0700 if they exist with a looser mode; any other existing folder (a
+    ``--session-dir`` the user chose, ``OPI_HOME`` itself) is left as it is.
+
+    Raises:
+        SessionError: a file is in the way, or the folder cannot be created (read-only, no
+            permission); PersistenceError: the disk is full.
+    """
+    if folder.is_file():
+        raise SessionError(f"session folder {folder} is a file; choose a folder (--session-dir) or move the file")
+    missing: list[Path] = []
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
+    try:
+        for path in reversed(missing):
+            with contextlib.suppress(FileExistsError):  # another process made it meanwhile
+                path.mkdir(mode=0o700)
+            os.chmod(path, 0o700)  # the umask may have taken bits off the owner
+        if owned_below is not None:
+            for path in (folder, *folder.parents):
+                if path != owned_below and owned_below not in path.parents:
+                    break
+                if path.stat().st_mode & 0o077:
+                    os.chmod(path, 0o700)
+    except OSError as exc:
+        raise _store_error(f"cannot create session folder {folder}", exc) from exc
 
 
 def _fsync_dir(path: Path) -> None:
@@ -161,16 +199,32 @@ class JsonlHandle:
         return self._fd
 
     def write_line(self, line: bytes) -> None:
-        """Append one complete line with one ``write`` (a short write is finished, then re-checked)."""
+        """Append one complete line with one ``write``; a short write is finished.
+
+        If the line cannot be completed (a full disk), what was written of it is cut off
+        again, so the file still ends with the last whole entry; should even that fail, the
+        next append repairs the tail (promise 4).
+        """
         try:
             fd = self._open_for_append()
-            written = os.write(fd, line)
-            while written < len(line):
-                self._tail_checked = False  # if this fails, the next append repairs the tail
-                written += os.write(fd, line[written:])
-            self._tail_checked = True
         except OSError as exc:
             raise PersistenceError(f"cannot write session file {self._path}: {exc.strerror or exc}") from exc
+        start = os.lseek(fd, 0, os.SEEK_END)
+        written = 0
+        try:
+            while written < len(line):
+                written += os.write(fd, line[written:])
+        except OSError as exc:
+            self._cut_back(fd, start, written)
+            raise PersistenceError(f"cannot write session file {self._path}: {exc.strerror or exc}") from exc
+
+    def _cut_back(self, fd: int, start: int, written: int) -> None:
+        if written == 0:
+            return
+        try:
+            os.ftruncate(fd, start)
+        except OSError:
+            self._tail_checked = False
 
     async def append(self, entry: Entry) -> int:
         line = entry_to_line(entry)
@@ -235,7 +289,7 @@ class JsonlStore(ConversationMethods):
 
     async def create(self, header: SessionHeader) -> JsonlHandle:
         folder = self.dir_for(header.cwd)
-        _mkdir_private(folder)
+        _make_folder(folder, None if self.session_dir is not None else self.root)
         path = folder / session_file_name(header)
         line = header_to_line(header)
         lock = LockFile(path)
@@ -254,7 +308,9 @@ class JsonlStore(ConversationMethods):
             raise SessionError(f"session file {path} already exists") from exc
         except OSError as exc:
             lock.release()
-            raise PersistenceError(f"cannot create session file {path}: {exc.strerror or exc}") from exc
+            with contextlib.suppress(OSError):
+                path.unlink()  # a header that could not be written whole is no session
+            raise _store_error(f"cannot create session file {path}", exc) from exc
         handle = JsonlHandle(path, header, len(line), lock)
         handle._fd = fd
         handle._tail_checked = True

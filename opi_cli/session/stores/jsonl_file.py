@@ -188,8 +188,9 @@ class LockFile:
             if not same:  # the previous holder unlinked it between our open and flock
                 os.close(fd)
                 continue
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            with contextlib.suppress(OSError):  # the pid only informs; a full disk must not stop us
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
             self._fd = fd
             return
         raise SessionError(f"cannot lock {self.path}: it keeps being replaced")
