@@ -28,8 +28,11 @@ PAGE = 4096
 
 @functools.cache
 def namespaces_available() -> bool:
-    """Whether ``unshare`` can give us a mount namespace with a tmpfs (probed once)."""
-    if shutil.which("unshare") is None:
+    """Whether ``unshare`` can give us a mount namespace with a tmpfs (probed once).
+
+    ``OPI_TEST_NO_NAMESPACES=1`` pretends it cannot, to exercise the fallbacks.
+    """
+    if os.environ.get("OPI_TEST_NO_NAMESPACES") == "1" or shutil.which("unshare") is None:
         return False
     try:
         probe = subprocess.run(

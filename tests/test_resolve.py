@@ -100,12 +100,12 @@ def test_command_sees_given_env_only() -> None:
 
 def test_malformed_auth_json_names_file_and_line(tmp_path: Path) -> None:
     path = tmp_path / "auth.json"
-    path.write_text('{\n  "openai": {"key": "x",}\n}', encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"auth\.json:2:") as info:
+    path.write_text('{\n  "openai": {"key": "x"\n  "other": 1}\n}', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"auth\.json:3:") as info:
         resolve_api_key("openai", auth_path=path, env={})
     assert info.value.exit_code == 2
     bad = auth_file(tmp_path, {"openai": {"type": "api_key", "key": 5}})
-    with pytest.raises(ConfigError, match='entry "openai"'):
+    with pytest.raises(ConfigError, match=r"auth\.json:1: openai\.key: must be a string, not 5"):
         resolve_api_key("openai", auth_path=bad, env={})
 
 

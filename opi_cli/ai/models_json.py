@@ -1,7 +1,8 @@
 """models.json: pi's format for custom providers and models, parsed and checked.
 
 Comments (``//``, ``/* */``) and trailing commas are accepted. Every problem is a
-:class:`~opi_cli.errors.ConfigError` naming the file and, where it can be found, the line.
+:class:`~opi_cli.errors.ConfigError` naming the file and, where it can be found, the line;
+the file is also checked against :data:`~opi_cli.ai.file_schemas.MODELS_SCHEMA`.
 The result, :class:`RegistryAdditions`, is merged by ``ModelRegistry.apply``.
 """
 
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+from opi_cli.ai.config_check import parse_config, validate_config
+from opi_cli.ai.file_schemas import MODELS_SCHEMA
 from opi_cli.ai.model import KNOWN_APIS, OpenAICompat
 from opi_cli.errors import ConfigError
 
@@ -93,17 +96,18 @@ def load_models_json(path: Path) -> RegistryAdditions:
 
 def parse_models_json(text: str, path: Path) -> RegistryAdditions:
     """Parse models.json ``text`` (``path`` is only used in messages); see :func:`load_models_json`."""
-    try:
-        data = json.loads(_strip_jsonc(text))
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}:{exc.lineno}:{exc.colno}: malformed JSON: {exc.msg}") from exc
+    data = parse_config(text, path)
     where = _Where(path, text)
     if not isinstance(data, dict):
         raise where.error("top level must be an object", None)
     providers = data.get("providers", {})
     if not isinstance(providers, dict):
         raise where.error("'providers' must be an object", '"providers"')
-    return RegistryAdditions(path, tuple(_parse_provider(str(k), v, where) for k, v in providers.items()))
+    additions = RegistryAdditions(path, tuple(_parse_provider(str(k), v, where) for k, v in providers.items()))
+    # The parser above words the common mistakes; the schema catches whatever it lets by
+    # (a null where a value belongs, keys added to the schema later).
+    validate_config(data, MODELS_SCHEMA, path, text)
+    return additions
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,50 +249,3 @@ def parse_compat(raw: object, ctx: str, path: Path) -> OpenAICompat:
             raise ConfigError(f"{path}: {ctx}: compat.{key} must be {allowed}")
         values[attr] = dict(val) if isinstance(val, dict) else val
     return OpenAICompat(**values)
-
-
-def _strip_jsonc(text: str) -> str:
-    """Blank out ``//`` and ``/* */`` comments and trailing commas, keeping every offset.
-
-    Replacing with spaces (newlines kept) means a JSON error's line and column still point
-    into the user's file.
-    """
-    out = list(text)
-    i, n = 0, len(text)
-    in_str = False
-    last_comma = -1  # position of a comma that may turn out to be trailing
-    while i < n:
-        c = text[i]
-        if in_str:
-            if c == "\\":
-                i += 2
-                continue
-            if c == '"':
-                in_str = False
-            i += 1
-            continue
-        if c == '"':
-            in_str = True
-            last_comma = -1
-        elif c == "/" and text.startswith("//", i):
-            end = text.find("\n", i)
-            end = n if end < 0 else end
-            out[i:end] = " " * (end - i)
-            i = end
-            continue
-        elif c == "/" and text.startswith("/*", i):
-            end = text.find("*/", i + 2)
-            end = n if end < 0 else end + 2
-            out[i:end] = ["\n" if ch == "\n" else " " for ch in text[i:end]]
-            i = end
-            continue
-        elif c == ",":
-            last_comma = i
-        elif c in "}]":
-            if last_comma >= 0:
-                out[last_comma] = " "
-            last_comma = -1
-        elif not c.isspace():
-            last_comma = -1
-        i += 1
-    return "".join(out)

@@ -7,7 +7,6 @@ Errors are :class:`~opi_cli.errors.ConfigError` (exit 2) with one line saying wh
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
@@ -15,6 +14,8 @@ from pathlib import Path
 
 from opi_cli.ai import catalog_data
 from opi_cli.ai.catalog import ModelRegistry, Provider, split_thinking_suffix
+from opi_cli.ai.config_check import read_config
+from opi_cli.ai.file_schemas import AUTH_SCHEMA
 from opi_cli.ai.model import KNOWN_APIS, Model
 from opi_cli.ai.types import THINKING_LEVELS, ThinkingLevel
 from opi_cli.errors import ConfigError
@@ -117,19 +118,11 @@ def _run_command(cmd: str, env: Mapping[str, str], what: str) -> str:
 
 
 def _read_auth(auth_path: Path | None) -> dict[str, object]:
+    """auth.json's entries (checked against :data:`AUTH_SCHEMA`); empty if there is no file."""
     if auth_path is None or not auth_path.is_file():
         return {}
-    try:
-        text = auth_path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{auth_path}: cannot read: {exc}") from exc
-    try:
-        data = json.loads(text) if text.strip() else {}
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{auth_path}:{exc.lineno}:{exc.colno}: malformed JSON: {exc.msg}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{auth_path}: top level must be an object")
-    return data
+    data = read_config(auth_path, AUTH_SCHEMA)
+    return data if isinstance(data, dict) else {}
 
 
 def _auth_entry(provider: str, auth_path: Path | None) -> str | None:

@@ -100,6 +100,8 @@ class EventWriter:
         self.shape: Shape = shape or (lambda ev: (event_json(ev, snapshots=snapshots),))
         self.broken = False
         """True once the reader went away; the run (and the session) go on."""
+        self.error: OSError | None = None
+        """What stopped the writing when it was not the reader going away (a full device)."""
         self._pending: _Pending | ToolExecutionUpdate | None = None
         self._timer: asyncio.TimerHandle | None = None
 
@@ -111,6 +113,9 @@ class EventWriter:
             self.out.flush()
         except (BrokenPipeError, ValueError):  # ValueError: the stream was closed under us
             self.broken = True
+        except OSError as exc:  # a full device (/dev/full): stop writing, the run and its session go on
+            self.broken = True
+            self.error = exc
 
     def line(self, obj: JsonValue) -> None:
         """Write one JSON value as a line, after any deltas still waiting."""

@@ -66,6 +66,7 @@ def _stdin_text() -> str | None:
 
 
 def _execute(opts: RunOptions) -> int:
+    from opi_cli.cli.failures import warn_exposed_auth
     from opi_cli.cli.settings import load_settings
 
     machine = None
@@ -76,6 +77,7 @@ def _execute(opts: RunOptions) -> int:
     if opts.print_mode and opts.json_mode:
         raise UsageError("Use either -p/--print or --json, not both.")
     settings = load_settings()
+    warn_exposed_auth(settings.auth_json)
     if machine is not None:
         return asyncio.run(run_machine(machine, opts, settings, _stdin_text))
     interactive = opts.interactive
@@ -247,8 +249,7 @@ def schema_command(
 
 def run_app(argv: list[str]) -> None:
     """Run the Typer app with ``argv`` (already routed) and exit with its code."""
-    try:
+    from opi_cli.cli.failures import one_line_errors
+
+    with one_line_errors(debug="--debug" in argv):  # whatever a command did not handle: one line
         app(args=argv, prog_name="opi")
-    except OpiError as exc:  # errors raised outside a command body
-        sys.stderr.write(f"opi: {exc}\n")
-        sys.exit(exc.exit_code)

@@ -16,6 +16,7 @@ import time
 from opi_cli.agent.events import AgentEvent, CompactionEnd, SessionSummary, TurnStart
 from opi_cli.ai.types import AssistantMessage, ImageContent, Usage
 from opi_cli.cli.event_stream import EventWriter
+from opi_cli.cli.failures import STDOUT, output_error, write_stdout
 from opi_cli.cli.runtime import Runtime
 
 __all__ = ["run_noninteractive"]
@@ -91,11 +92,12 @@ async def run_noninteractive(
     else:
         if last is not None and code == 0:
             text = last.text
-            sys.stdout.write(text if text.endswith("\n") else text + "\n")
-            sys.stdout.flush()
+            write_stdout(text if text.endswith("\n") else text + "\n")
     if code and error:
         sys.stderr.write(f"opi: {error}\n")
     unsubscribe()
     if unsubscribe_json is not None:
         unsubscribe_json()
+    if writer is not None and writer.error is not None:
+        raise output_error(writer.error, STDOUT)
     return code

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from opi_cli._util.jsonio import dumps
+from opi_cli.cli.failures import output_error
 from opi_cli.cli.options import RunOptions
 from opi_cli.cli.runtime import open_store
 from opi_cli.cli.settings import Settings
@@ -116,7 +117,10 @@ def export_session(settings: Settings, opts: RunOptions, ref: str, out: str | No
         text = export_html(header, entries, title=title)  # type: ignore[arg-type]
     else:
         raise UsageError(f"Export to {target.name}: use a .html or .md file name.")
-    target.write_text(text, encoding="utf-8")
+    try:
+        target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise output_error(exc, target) from exc
     console.print(f"Exported {len(entries)} entries to {target}")
     return 0
 

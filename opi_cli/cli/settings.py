@@ -1,19 +1,21 @@
 """Settings: defaults < OPI_HOME/settings.json < .opi/settings.json < environment < flags.
 
 This module is the only reader of ``os.environ``; everything below the CLI receives values
-or an ``env`` mapping. A malformed settings file is a :class:`ConfigError` naming the file
-and line; it is never reset or overwritten.
+or an ``env`` mapping. A malformed settings file, or a value of the wrong type (checked
+against :mod:`~opi_cli.cli.settings_schema`), is a :class:`ConfigError` naming the file,
+line and key; it is never reset or overwritten.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from opi_cli.ai.config_check import read_config
+from opi_cli.cli.settings_schema import settings_schema
 from opi_cli.errors import ConfigError
 
 __all__ = ["Settings", "load_json_file", "load_settings", "opi_home"]
@@ -34,68 +36,15 @@ def opi_home(env: Mapping[str, str]) -> Path:
     return Path(raw).expanduser() if raw else Path.home() / ".opi"
 
 
-def _strip_jsonc(text: str) -> str:
-    """Drop // and /* */ comments and trailing commas outside strings (pi 0.73 accepts them)."""
-    out: list[str] = []
-    i, n, in_str = 0, len(text), False
-    while i < n:
-        ch = text[i]
-        if in_str:
-            out.append(ch)
-            if ch == "\\" and i + 1 < n:
-                out.append(text[i + 1])
-                i += 1
-            elif ch == '"':
-                in_str = False
-        elif ch == '"':
-            in_str = True
-            out.append(ch)
-        elif text.startswith("//", i):
-            j = text.find("\n", i)
-            i = n if j < 0 else j
-            continue
-        elif text.startswith("/*", i):
-            j = text.find("*/", i + 2)
-            seg = text[i : (n if j < 0 else j + 2)]
-            out.append("\n" * seg.count("\n"))
-            i = n if j < 0 else j + 2
-            continue
-        elif ch in "}]":
-            k = len(out) - 1
-            while k >= 0 and out[k] in " \t\r\n":
-                k -= 1
-            if k >= 0 and out[k] == ",":
-                out[k] = " "
-            out.append(ch)
-        else:
-            out.append(ch)
-        i += 1
-    return "".join(out)
-
-
-def load_json_file(path: Path) -> dict[str, Any] | None:
-    """Parse a JSON(C) config file; ``None`` if it does not exist.
+def load_json_file(path: Path, schema: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+    """Parse a JSON(C) config file (checked against ``schema`` if given); ``None`` if it does not exist.
 
     Raises:
-        ConfigError: unreadable or malformed, naming the file and the line.
+        ConfigError: unreadable, malformed or not matching ``schema``, naming the file and the
+            line (and the key); the file is never changed.
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise ConfigError(f"Cannot read {path}: {exc.strerror}") from exc
-    if not text.strip():
-        return {}
-    try:
-        value = json.loads(_strip_jsonc(text))
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"{path}: line {exc.lineno}, column {exc.colno}: {exc.msg}. Fix the file (it was not changed)."
-        ) from exc
-    if not isinstance(value, dict):
-        raise ConfigError(f"{path}: line 1: expected a JSON object at the top level")
-    return value
+    value = read_config(path, schema if schema is not None else {"type": "object"})
+    return None if value is None else dict(value)
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -142,14 +91,21 @@ def load_settings(cwd: Path | None = None, env: Mapping[str, str] | None = None)
     """Read settings for ``cwd`` (default: the process cwd) from ``env`` (default: os.environ).
 
     Raises:
-        ConfigError: a settings file is malformed.
+        ConfigError: a settings file is malformed or has a wrong value, or the current folder
+            was deleted.
     """
     environ = dict(os.environ if env is None else env)
-    here = (cwd or Path.cwd()).resolve()
+    try:
+        here = (cwd or Path.cwd()).resolve()
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            "the current folder no longer exists (it was deleted or moved); cd to an existing folder"
+        ) from exc
     home = opi_home(environ)
     values = dict(DEFAULTS)
+    schema = settings_schema()
     for path in (home / "settings.json", here / ".opi" / "settings.json"):
-        loaded = load_json_file(path)
+        loaded = load_json_file(path, schema)
         if loaded:
             values = _merge(values, loaded)
     return Settings(home, here, values, environ)

@@ -297,7 +297,9 @@ class JsonlStore(ConversationMethods):
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
             try:
-                os.write(fd, line)
+                written = 0
+                while written < len(line):  # a short write means the disk filled up: finish or fail
+                    written += os.write(fd, line[written:])
                 os.fsync(fd)
             except OSError:
                 os.close(fd)
@@ -318,6 +320,8 @@ class JsonlStore(ConversationMethods):
 
     def _candidates(self, cwd: str | None) -> list[Path]:
         if self.session_dir is not None:
+            if not self.session_dir.is_dir():
+                raise SessionError(f"no session folder at {self.session_dir} (--session-dir)")
             folders = [self.session_dir]
         elif cwd is not None:
             folders = [self.dir_for(cwd)]

@@ -1,0 +1,46 @@
+"""The JSON Schema of settings.json (``OPI_HOME/settings.json`` and a project's ``.opi/settings.json``).
+
+One entry per top-level key in :data:`SETTINGS_PROPERTIES`: when opi starts reading a new
+setting, add it here (with its documentation in README/docs), so a wrong type is an error
+naming the file, the line and the key instead of being ignored. Keys not listed are allowed:
+pi's settings files carry many keys opi does not use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opi_cli.ai.types import THINKING_LEVELS
+
+__all__ = ["SETTINGS_PROPERTIES", "settings_schema"]
+
+_QUEUE_MODE: dict[str, Any] = {"enum": ["one-at-a-time", "all"]}
+_COUNT: dict[str, Any] = {"type": "integer", "minimum": 0}
+
+SETTINGS_PROPERTIES: dict[str, Any] = {
+    "defaultProvider": {"type": "string"},
+    "defaultModel": {"type": "string"},
+    "defaultThinkingLevel": {"enum": list(THINKING_LEVELS)},
+    "steeringMode": _QUEUE_MODE,
+    "followUpMode": _QUEUE_MODE,
+    "compaction": {
+        "type": "object",
+        "properties": {"enabled": {"type": "boolean"}, "reserveTokens": _COUNT, "keepRecentTokens": _COUNT},
+    },
+    "retry": {
+        "type": "object",
+        "properties": {
+            "enabled": {"type": "boolean"},
+            "maxRetries": _COUNT,
+            "baseDelayMs": _COUNT,
+            "maxDelayMs": _COUNT,
+        },
+    },
+    "theme": {"type": "string"},
+    "hideThinkingBlock": {"type": "boolean"},
+}
+
+
+def settings_schema() -> dict[str, Any]:
+    """The whole schema (a fresh dict: callers may not change the shared one)."""
+    return {"type": "object", "properties": dict(SETTINGS_PROPERTIES)}
