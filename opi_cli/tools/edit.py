@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import itertools
 import json
 from dataclasses import dataclass
@@ -14,9 +13,7 @@ from opi_cli.errors import ToolError
 from opi_cli.tools.args import req_str
 from opi_cli.tools.edit_diff import line_diff
 from opi_cli.tools.edit_match import Match, find_unique
-from opi_cli.tools.file_state import FileStates
-from opi_cli.tools.locks import PathLocks
-from opi_cli.tools.ops import FileOps
+from opi_cli.tools.file_writer import FileWriterTool
 from opi_cli.tools.paths import resolve_path
 
 __all__ = ["EditTool", "apply_edits"]
@@ -126,7 +123,7 @@ _PARAMETERS: dict[str, JsonValue] = {
 }
 
 
-class EditTool:
+class EditTool(FileWriterTool):
     """Replace text in a file; see :func:`apply_edits` for the matching rules.
 
     Args:
@@ -148,24 +145,9 @@ class EditTool:
         "file and they must not overlap. Read the file first: a file not read, or changed on disk "
         "since, is refused."
     )
+    parameters_template = _PARAMETERS
     execution_mode: ExecutionMode = "parallel"
     prompt_snippet = "Make surgical edits to files (find exact text and replace)"
-
-    def __init__(
-        self,
-        cwd: str,
-        file_ops: FileOps,
-        *,
-        path_locks: PathLocks | None = None,
-        home: str | None = None,
-        file_states: FileStates | None = None,
-    ) -> None:
-        self.parameters: dict[str, JsonValue] = copy.deepcopy(_PARAMETERS)
-        self.cwd = cwd
-        self.file_ops = file_ops
-        self.path_locks = path_locks if path_locks is not None else PathLocks()
-        self.home = home
-        self.file_states = file_states
 
     async def execute(
         self,
@@ -208,11 +190,9 @@ class EditTool:
             return error_result("Operation aborted")
         data = ((_BOM if bom else "") + updated).encode("utf-8", "surrogateescape")
         try:
-            await self.file_ops.write_bytes(abs_path, data)
+            await self.replace(abs_path, data)
         except OSError as exc:
             return error_result(f"Cannot write {path}: {exc.strerror or exc}")
-        if self.file_states is not None:
-            self.file_states.record(abs_path, await self.file_ops.stat(abs_path))
         diff = line_diff(_lf(original), _lf(updated))
         message = (
             f"Successfully replaced text in {path}."

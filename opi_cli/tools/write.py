@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import copy
-
 from opi_cli._util.abort import AbortSignal
 from opi_cli._util.jsonio import JsonValue
 from opi_cli.agent.tool import ExecutionMode, ToolResult, UpdateCallback, error_result, text_result
 from opi_cli.errors import ToolError
 from opi_cli.tools.args import req_str
-from opi_cli.tools.file_state import FileStates
-from opi_cli.tools.locks import PathLocks
-from opi_cli.tools.ops import FileOps
+from opi_cli.tools.file_writer import FileWriterTool
 from opi_cli.tools.paths import resolve_path
 
 __all__ = ["WriteTool"]
@@ -27,7 +23,7 @@ _PARAMETERS: dict[str, JsonValue] = {
 }
 
 
-class WriteTool:
+class WriteTool(FileWriterTool):
     """Write ``content`` to ``path``; writes to one path are serialised through ``path_locks``.
 
     Args:
@@ -46,24 +42,9 @@ class WriteTool:
         "Write content to a file. Creates the file if it doesn't exist, overwrites if it does. "
         "Automatically creates parent directories."
     )
+    parameters_template = _PARAMETERS
     execution_mode: ExecutionMode = "parallel"
     prompt_snippet = "Create or overwrite files"
-
-    def __init__(
-        self,
-        cwd: str,
-        file_ops: FileOps,
-        *,
-        path_locks: PathLocks | None = None,
-        home: str | None = None,
-        file_states: FileStates | None = None,
-    ) -> None:
-        self.parameters: dict[str, JsonValue] = copy.deepcopy(_PARAMETERS)
-        self.cwd = cwd
-        self.file_ops = file_ops
-        self.path_locks = path_locks if path_locks is not None else PathLocks()
-        self.home = home
-        self.file_states = file_states
 
     async def execute(
         self,
@@ -85,9 +66,7 @@ class WriteTool:
             if signal.aborted:
                 return error_result("Operation aborted")
             try:
-                await self.file_ops.write_bytes(abs_path, data)
+                await self.replace(abs_path, data)
             except OSError as exc:
                 return error_result(f"Cannot write {path}: {exc.strerror or exc}")
-            if self.file_states is not None:
-                self.file_states.record(abs_path, await self.file_ops.stat(abs_path))
         return text_result(f"Successfully wrote {len(data)} bytes to {path}")
