@@ -5,16 +5,16 @@ and the key, such as ``settings.json:3: retry.maxRetries: must be an integer, no
 a file is never reset or rewritten because of it. Comments (``//``, ``/* */``) and trailing
 commas are accepted, as pi 0.73 accepts them.
 
-``jsonschema`` costs ~80 ms to import, more than the rest of a run's start, so a file is first
-checked by :func:`quick_valid`, which understands the few keywords these schemas use and says
-"valid" only when it is sure; anything else (a problem, or a keyword it does not know) goes to
-``jsonschema``, which decides and words the message.
+``jsonschema`` costs ~80 ms to import (a plain run starts in about half a second), so a file
+is first checked by :func:`quick_valid`, which understands the few keywords these schemas use
+and says "valid" only when it is sure; anything else (a problem, or a keyword it does not
+know) goes to ``jsonschema`` in :mod:`.config_errors`, which decides and words the message.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -174,9 +174,6 @@ def _quick_object(value: dict[str, Any], schema: Mapping[str, Any]) -> bool:
     return True
 
 
-# -- checking with jsonschema and wording the problem ------------------------------------------
-
-
 def validate_config(value: Any, schema: Mapping[str, Any], path: Path, text: str) -> None:
     """Check a parsed config file against ``schema``; ``text`` is the file, to find lines.
 
@@ -185,89 +182,8 @@ def validate_config(value: Any, schema: Mapping[str, Any], path: Path, text: str
     """
     if quick_valid(value, schema):
         return
-    import jsonschema  # only for files the quick check cannot vouch for (see the module docstring)
+    from opi_cli.ai.config_errors import schema_problem  # jsonschema: only when the quick check is unsure
 
-    validator = jsonschema.Draft202012Validator(schema)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(value))
-    if error is None:
-        return
-    where = list(error.absolute_path)
-    try:
-        line = _line_of(strip_jsonc(text), where)
-    except ValueError:  # the text and the value disagree (cannot happen for a parsed file)
-        line = 0
-    key = _key_path(where)
-    parts = [f"{path}:{line}" if line else str(path), *([key] if key else []), _problem(error)]
-    raise ConfigError(f"{': '.join(parts)}. {_FIX}")
-
-
-def _key_path(where: Sequence[str | int]) -> str:
-    out = ""
-    for part in where:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part.replace("_", "a").replace("-", "a").isalnum():
-            out += f".{part}" if out else part
-        else:
-            out += f"[{json.dumps(part)}]"
-    return out
-
-
-_ARTICLE = {"object": "an object", "array": "a list", "string": "a string", "integer": "an integer",
-            "number": "a number", "boolean": "true or false", "null": "null"}  # fmt: skip
-
-
-def _problem(error: Any) -> str:
-    found = json.dumps(error.instance, ensure_ascii=False)
-    found = found if len(found) <= 40 else found[:37] + "..."
-    match error.validator:
-        case "type":
-            kinds = [error.validator_value] if isinstance(error.validator_value, str) else error.validator_value
-            return f"must be {' or '.join(_ARTICLE.get(k, k) for k in kinds)}, not {found}"
-        case "enum":
-            return f"must be one of {', '.join(str(v) for v in error.validator_value)}"
-        case "minimum":
-            return f"must be at least {error.validator_value}"
-        case "maximum":
-            return f"must be at most {error.validator_value}"
-        case "minLength" if error.validator_value == 1:
-            return "must not be empty"
-        case "required":
-            return str(error.message).replace("is a required property", "is required")
-    return str(error.message)
-
-
-def _line_of(text: str, where: Sequence[str | int]) -> int:
-    """1-based line of the key (or element) at ``where`` in JSON ``text``; 0 if not found."""
-    decoder = json.JSONDecoder()
-    pos, at = _ws(text, 0), -1
-    for part in where:
-        found = -1
-        if isinstance(part, str) and text.startswith("{", pos):
-            pos = _ws(text, pos + 1)
-            while pos < len(text) and text[pos] == '"':
-                key, end = json.decoder.scanstring(text, pos + 1)  # type: ignore[attr-defined]
-                value_at = _ws(text, _ws(text, end) + 1)
-                if key == part:
-                    found, at = value_at, pos  # the last duplicate wins, as in json.loads
-                _, end = decoder.raw_decode(text, value_at)
-                pos = _ws(text, end)
-                pos = _ws(text, pos + 1) if text.startswith(",", pos) else pos
-        elif isinstance(part, int) and text.startswith("[", pos):
-            pos = _ws(text, pos + 1)
-            for index in range(part + 1):
-                if index == part:
-                    found = at = pos
-                    break
-                _, end = decoder.raw_decode(text, pos)
-                pos = _ws(text, _ws(text, end) + 1)
-        if found < 0:
-            return 0
-        pos = found
-    return text.count("\n", 0, at) + 1 if at >= 0 else 0
-
-
-def _ws(text: str, pos: int) -> int:
-    while pos < len(text) and text[pos] in " \t\r\n":
-        pos += 1
-    return pos
+    problem = schema_problem(value, schema, path, strip_jsonc(text))
+    if problem is not None:
+        raise ConfigError(f"{problem}. {_FIX}")
