@@ -41,7 +41,6 @@ STDOUT = "standard output"
 _HINTS = {
     errno.ENOSPC: "free some space and try again",
     errno.EDQUOT: "free some space and try again",
-    errno.EROFS: "the file system is read-only",
 }
 
 

@@ -16,6 +16,7 @@ from opi_cli.cli.runtime import open_store
 from opi_cli.cli.settings import Settings
 from opi_cli.errors import UsageError
 from opi_cli.session import check, export_html, export_markdown, repair
+from opi_cli.session.doctor import require_session
 from opi_cli.session.listing import SessionInfo
 from opi_cli.session.writer import SessionWriter
 
@@ -76,8 +77,7 @@ def doctor(path: Path, *, fix: bool, console: Console) -> int:
     if not path.is_file():
         raise UsageError(f"No session file at {path}")
     report = check(path)
-    if not report.is_session:
-        raise UsageError(f"{path} is not a session file (no session header and no session entries); nothing was changed.")
+    require_session(report)
     if report.ok:
         console.print(f"{path}: OK ({report.entries} entries)")
         return 0

@@ -35,7 +35,7 @@ from opi_cli.session.migrate import migrate_records
 from opi_cli.session.stores.jsonl_file import LockFile
 from opi_cli.session.tree import SessionTree, node_of
 
-__all__ = ["DoctorReport", "check", "repair"]
+__all__ = ["DoctorReport", "check", "repair", "require_session"]
 
 _NAME = re.compile(r"^(?P<ts>\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z)_(?P<id>[0-9a-fA-F-]{36})$")
 
@@ -134,6 +134,18 @@ def _read(path: Path) -> tuple[DoctorReport, list[tuple[int, Entry]]]:
     return report, entries
 
 
+def require_session(report: DoctorReport) -> None:
+    """Refuse a file that is not a session at all (a ``package.json``, a log): nothing is written.
+
+    Raises:
+        SessionError: naming the file.
+    """
+    if not report.is_session:
+        raise SessionError(
+            f"{report.path} is not a session file (no session header and no session entries); nothing was changed."
+        )
+
+
 def check(path: Path) -> DoctorReport:
     """Check a session file without changing it."""
     report, entries = _read(path)
@@ -203,10 +215,7 @@ def repair(path: Path) -> tuple[Path, DoctorReport]:
             or another opi process is writing the session.
     """
     report, entries = _read(path)
-    if not report.is_session:
-        raise SessionError(
-            f"{path} is not a session file (no session header and no session entries); nothing was changed."
-        )
+    require_session(report)
     lock = LockFile(path)
     lock.acquire()
     try:

@@ -38,7 +38,8 @@ _HOSTILE_READ = textwrap.dedent(
         for args in json.loads(sys.argv[3]):
             r = await read.execute("c", args, AbortSignal(), None)
             out.append({"error": r.is_error, "text": r.text})
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        # VmHWM: this process's own peak (ru_maxrss would carry the parent's over exec)
+        peak = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
         print(json.dumps({"results": out, "peak_kb": peak}))
     asyncio.run(main())
     """
