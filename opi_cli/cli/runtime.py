@@ -108,7 +108,7 @@ def select_tools(opts: RunOptions, cwd: Path, model: Model) -> dict[str, Tool]:
         names = []
     else:
         names = list(DEFAULT_TOOLS)
-    available = create_builtin_tools(str(cwd), supports_images=model.supports_images)
+    available = create_builtin_tools(str(cwd), supports_images=model.supports_images, edit_needs_read="read" in names)
     return {n: available[n] for n in names}
 
 

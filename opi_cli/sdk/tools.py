@@ -210,8 +210,11 @@ def create_coding_tools(cwd: str | Path, *, names: Iterable[str] | None = None) 
     Raises:
         ConfigError: an unknown tool name.
     """
-    available = create_builtin_tools(str(Path(cwd).expanduser().resolve()))
-    wanted = list(available) if names is None else list(names)
+    wanted = None if names is None else list(names)
+    available = create_builtin_tools(
+        str(Path(cwd).expanduser().resolve()), edit_needs_read=wanted is None or "read" in wanted
+    )
+    wanted = list(available) if wanted is None else wanted
     unknown = [n for n in wanted if n not in available]
     if unknown:
         raise ConfigError(f"unknown coding tool(s): {', '.join(unknown)}; known: {', '.join(available)}")

@@ -63,6 +63,7 @@ def create_builtin_tools(
     path_locks: PathLocks | None = None,
     home: str | None = None,
     use_external_search: bool = True,
+    edit_needs_read: bool = True,
 ) -> dict[str, Tool]:
     """All seven built-in tools by name, in :data:`ALL_TOOLS` order, sharing seams and locks.
 
@@ -77,15 +78,18 @@ def create_builtin_tools(
         path_locks: per-path locks shared by ``write`` and ``edit`` (default: a new one).
         home: the folder ``~`` expands to (default: the user's home).
         use_external_search: let ``grep``/``find`` use ``rg``/``fd`` when they are on PATH.
+        edit_needs_read: ``edit`` asks for a ``read`` first; pass False when ``read`` is not
+            among the tools the model gets (it could never satisfy the rule).
     """
     files = file_ops if file_ops is not None else LocalFileOps()
     shell = shell_ops if shell_ops is not None else LocalShellOps()
     locks = path_locks if path_locks is not None else PathLocks()
     seen = FileStates()
+    edit_states = seen if edit_needs_read else None
     tools: dict[str, Tool] = {
         "read": ReadTool(cwd, files, supports_images=supports_images, home=home, file_states=seen),
         "bash": BashTool(cwd, files, shell),
-        "edit": EditTool(cwd, files, path_locks=locks, home=home, file_states=seen),
+        "edit": EditTool(cwd, files, path_locks=locks, home=home, file_states=edit_states),
         "write": WriteTool(cwd, files, path_locks=locks, home=home, file_states=seen),
         "grep": GrepTool(cwd, files, shell, use_external=use_external_search, home=home),
         "find": FindTool(cwd, files, shell, use_external=use_external_search, home=home),

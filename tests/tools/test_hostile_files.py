@@ -17,10 +17,12 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from opi_cli.agent.tool import Tool
+from opi_cli.sdk.tools import create_coding_tools
 from opi_cli.tools import LocalFileOps, create_builtin_tools
 from opi_cli.tools.truncate import DEFAULT_MAX_BYTES, format_size, truncate_head, utf8_len
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_opi
 from tests.faults import full_disk_run
+from tests.mock_llm import MockLLM
 from tests.tools.conftest import run
 from tests.tools.fakes import MemoryFileOps
 
@@ -280,6 +282,24 @@ async def test_a_lone_edit_tool_does_not_track_reads(cwd: Path) -> None:
     (cwd / "f.txt").write_text("a\n")
     result = await run(EditTool(str(cwd), LocalFileOps()), {"path": "f.txt", "oldText": "a", "newText": "b"})
     assert not result.is_error and (cwd / "f.txt").read_text() == "b\n"
+
+
+def test_without_the_read_tool_edit_does_not_ask_for_reads(workdir: Path) -> None:
+    (workdir / "f.txt").write_text("old\n")
+    script = {"responses": [
+        {"steps": [{"tool_call": {"name": "edit", "id": "e1", "arguments": {
+            "path": "f.txt", "oldText": "old", "newText": "new"}}}]},
+        {"steps": [{"text": "done"}]},
+    ]}
+    with MockLLM(script) as srv:
+        proc = run_opi(["--json", "--tools", "edit,bash", "--base-url", f"{srv.base_url}/v1", "--provider", "openai",
+                        "--api", "openai-completions", "--api-key", "x", "--model", "m", "go"], cwd=workdir)
+    assert proc.returncode == 0, proc.stderr
+    [end] = [json.loads(x) for x in proc.stdout.splitlines() if '"tool_execution_end"' in x]
+    assert not end["isError"], end["result"]
+    assert (workdir / "f.txt").read_text() == "new\n"
+    assert [t.name for t in create_coding_tools(workdir, names=["edit"])] == ["edit"]
+    assert create_coding_tools(workdir, names=["edit"])[0].file_states is None  # type: ignore[attr-defined]
 
 
 # -- bash spill files ---------------------------------------------------------------------------
