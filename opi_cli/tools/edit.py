@@ -16,7 +16,7 @@ from opi_cli.tools.edit_match import Match, find_unique
 from opi_cli.tools.file_writer import FileWriterTool
 from opi_cli.tools.paths import resolve_path
 
-__all__ = ["EditTool", "apply_edits"]
+__all__ = ["EditTool", "apply_edits", "parse_edits"]
 
 _BOM = "\ufeff"
 _EDIT_ITEM: dict[str, JsonValue] = {
@@ -59,6 +59,10 @@ def _parse_edits(args: dict[str, JsonValue]) -> list[_Edit]:
     if not edits:
         raise ToolError("Provide oldText and newText, or edits: [{oldText, newText}, ...]")
     return edits
+
+
+parse_edits = _parse_edits
+"""The edits of an ``edit`` call's arguments (raises :class:`ToolError` when malformed)."""
 
 
 def _label(index: int, count: int) -> str:
