@@ -20,16 +20,23 @@ from opi_cli.agent.messages import AgentMessage
 from opi_cli.agent.tool import Tool, ToolResult
 from opi_cli.ai.model import Model
 from opi_cli.ai.types import AssistantMessage, Message, ThinkingLevel, ToolCall, ToolResultMessage
+from opi_cli.errors import AgentError
 
 __all__ = [
     "AfterToolCallResult",
     "AgentHooks",
     "BeforeToolCallResult",
     "PrepareNextTurnUpdate",
+    "StopRun",
     "ToolCallContext",
     "TurnContext",
     "compose_hooks",
 ]
+
+
+class StopRun(AgentError):
+    """Raised by ``transform_context`` to end the run before the request, on purpose (the
+    cost ceiling): the run ends with an error message that is exactly this text."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ from opi_cli.agent.events import (
 from opi_cli.agent.hooks import (
     AgentHooks,
     BeforeToolCallResult,
+    StopRun,
     ToolCallContext,
     TurnContext,
 )
@@ -304,6 +305,8 @@ async def _stream_once(
         llm, problem = _llm_messages(config, context_msgs)
     except asyncio.CancelledError:
         raise
+    except StopRun as exc:  # a hook ended the run on purpose: its message says why
+        problem, llm = str(exc), []
     except Exception as exc:  # a hook failed: the run ends with that error
         problem = f"Preparing the request failed: {type(exc).__name__}: {exc}"
         llm = []

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["display_path", "resolve_path"]
+__all__ = ["changed_paths", "display_path", "resolve_path"]
 
 _UNICODE_SPACES = re.compile("[\u00a0\u2000-\u200a\u202f\u205f\u3000]")
 
@@ -31,3 +32,11 @@ def display_path(abs_path: str, base: str) -> str:
     """``abs_path`` relative to ``base`` with ``/`` separators (for grep/find output)."""
     rel = os.path.relpath(abs_path, base)
     return rel.replace(os.sep, "/")
+
+
+def changed_paths(tool: str, args: Mapping[str, object], cwd: str, home: str | None = None) -> list[str]:
+    """The absolute paths a call of a built-in tool would change (``edit``/``write``), else []."""
+    raw = args.get("path")
+    if tool in ("edit", "write") and isinstance(raw, str) and raw:
+        return [resolve_path(raw, cwd, home)]
+    return []
