@@ -28,6 +28,7 @@ __all__ = [
     "MessageStart",
     "MessageUpdate",
     "ModelChanged",
+    "PermissionDenied",
     "PersistenceErrorEvent",
     "QueueUpdate",
     "SessionInfoChanged",
@@ -284,6 +285,33 @@ class PersistenceErrorEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class PermissionDenied:
+    """A tool call the permission gate refused (by a rule, the mode, the user, or because
+    nobody could approve it in a non-interactive run); the model got an error result."""
+
+    tool_call_id: str
+    tool_name: str
+    args: dict[str, JsonValue]
+    reason: str
+    denied_by: str
+    rule: str | None = None
+    type: Literal["permission_denied"] = "permission_denied"
+
+    def to_json(self) -> dict[str, JsonValue]:
+        d: dict[str, JsonValue] = {
+            "type": self.type,
+            "toolCallId": self.tool_call_id,
+            "toolName": self.tool_name,
+            "args": self.args,  # type: ignore[dict-item]
+            "reason": self.reason,
+            "deniedBy": self.denied_by,
+        }
+        if self.rule is not None:
+            d["rule"] = self.rule
+        return d
+
+
+@dataclass(frozen=True, slots=True)
 class SessionSummary:
     session_id: str
     session_file: str | None
@@ -335,6 +363,7 @@ AgentEvent: TypeAlias = (
     | ModelChanged
     | SessionInfoChanged
     | PersistenceErrorEvent
+    | PermissionDenied
     | SessionSummary
 )
 

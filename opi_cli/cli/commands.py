@@ -27,6 +27,7 @@ from opi_cli.ai.types import THINKING_LEVELS, AssistantMessage, ToolResultMessag
 from opi_cli.cli.footer import FooterState
 from opi_cli.cli.model_switch import next_thinking_level, switch_model
 from opi_cli.cli.render import fmt_tokens
+from opi_cli.cli.rewind_commands import REWIND_COMMANDS
 from opi_cli.cli.settings import Settings
 from opi_cli.errors import OpiError
 from opi_cli.session.agent_session import AgentSession
@@ -349,6 +350,7 @@ def build_commands(session: object) -> dict[str, Command]:
         Command("fork", "new session from an earlier user message", _fork),
         Command("export", "write the session as HTML or Markdown", _export, "[file]"),
     ]
+    cmds += [Command(name, desc, handler) for name, desc, handler in REWIND_COMMANDS]
     table: dict[str, Command] = {}
     for c in cmds:
         for n in (c.name, *c.aliases):

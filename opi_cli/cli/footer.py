@@ -15,6 +15,7 @@ from pathlib import Path
 
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 
+from opi_cli.agent.cost_ceiling import CostCeiling
 from opi_cli.ai.model import Model
 from opi_cli.ai.types import Usage
 from opi_cli.cli.render import fmt_tokens
@@ -65,6 +66,7 @@ class FooterState:
     session_name: str | None = None
     totals: Usage = field(default_factory=Usage)
     auto_compaction: bool = True
+    ceiling: CostCeiling | None = None
     _branch: tuple[float, str | None] = (0.0, None)
 
     def add_usage(self, usage: Usage) -> None:
@@ -105,7 +107,9 @@ def footer_fragments(
         parts.append(f"R{fmt_tokens(t.cache_read)}")
     if t.cache_write:
         parts.append(f"W{fmt_tokens(t.cache_write)}")
-    if t.cost.total or t.input:
+    if state.ceiling is not None:  # this run's spend against --max-cost
+        parts.append(f"${state.ceiling.spent_usd:.3f}/${state.ceiling.limit_usd:.2f}")
+    elif t.cost.total or t.input:
         parts.append(f"${t.cost.total:.3f}")
     window = model.context_window or 1
     pct = 100.0 * used / window

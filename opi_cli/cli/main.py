@@ -31,7 +31,8 @@ app = typer.Typer(
         "--mode rpc takes JSON commands on stdin (docs/rpc.md).\n\n"
         "Common options (all listed by `opi chat --help`): --model, --provider, --base-url, "
         "--api, --api-key, --thinking, --tools, --no-tools, -c/--continue, --no-session, "
-        "--session-dir, --store, --system-prompt, --append-system-prompt, --max-turns, --debug."
+        "--session-dir, --store, --system-prompt, --append-system-prompt, --max-turns, --approval, "
+        "--sandbox, --max-cost, --debug."
     ),
     add_completion=False,
     no_args_is_help=False,
@@ -83,6 +84,7 @@ def _execute(opts: RunOptions) -> int:
     interactive = opts.interactive
     if interactive is None:
         interactive = not (opts.print_mode or opts.json_mode) and sys.stdin is not None and sys.stdin.isatty()
+    opts.interactive = interactive
     if interactive:
         from opi_cli.cli.repl import run_repl
 

@@ -35,6 +35,9 @@ class RunOptions:
     system_prompt: str | None = None
     append_system_prompt: list[str] = field(default_factory=list)
     max_turns: int | None = None
+    approval: str | None = None
+    sandbox: str | None = None
+    max_cost: float | None = None
     debug: bool = False
     session: str | None = None  # resume target
     mode: str | None = None  # text | json | rpc (cli/modes.py)
@@ -65,6 +68,9 @@ def _template(
     system_prompt: Annotated[str | None, typer.Option("--system-prompt", help="Replace the base system prompt (text or file).")] = None,
     append_system_prompt: Annotated[list[str] | None, typer.Option("--append-system-prompt", help="Append to the system prompt (text or file; repeatable).")] = None,
     max_turns: Annotated[int | None, typer.Option("--max-turns", help="Stop after N model turns.", min=1)] = None,
+    approval: Annotated[str | None, typer.Option("--approval", help="yolo|auto|read-only: which tool calls run without asking (default: auto in the REPL, yolo with -p/--json; setting defaultApproval).")] = None,
+    sandbox: Annotated[str | None, typer.Option("--sandbox", help="workspace-write|read-only|off: run bash in a bubblewrap sandbox (default: off; setting sandbox).")] = None,
+    max_cost: Annotated[float | None, typer.Option("--max-cost", metavar="USD", help="Send no request once this run has spent USD (setting maxCostUsd).")] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
     mode: Annotated[str | None, typer.Option("--mode", help="text (= -p) | json (= --json) | rpc: JSON commands on stdin (docs/rpc.md).")] = None,
     json_snapshots: Annotated[bool, typer.Option("--json-snapshots", help="--json/rpc: message_update also carries the whole message so far (pi's shape; output grows with the square of the reply).")] = False,

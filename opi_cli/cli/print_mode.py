@@ -48,6 +48,8 @@ async def run_noninteractive(
 
     if writer is not None:
         writer.line(rt.session.header_json())
+    if rt.trust is not None and rt.trust.notice:
+        sys.stderr.write(f"opi: {rt.trust.notice}\n")
     unsubscribe = rt.session.subscribe(observe)
     unsubscribe_json = rt.session.subscribe(writer) if writer is not None else None
     interrupted = False
@@ -77,11 +79,12 @@ async def run_noninteractive(
     error = (compaction_error or last.error_message) if last is not None and code else None
     if last is None and code:
         error = "the run produced no answer"
+    ceiling = rt.trust.ceiling if rt.trust is not None else None
     if writer is not None:
         summary = SessionSummary(
             rt.session.session_id,
             rt.session.session_file,
-            last.stop_reason if last else "error",
+            "max_cost" if ceiling is not None and ceiling.reached else last.stop_reason if last else "error",
             turns,
             usage,
             int((time.monotonic() - started) * 1000),

@@ -21,6 +21,7 @@ from prompt_toolkit import PromptSession
 from prompt_toolkit.filters import Condition, to_filter
 from prompt_toolkit.formatted_text import ANSI, StyleAndTextTuples, to_formatted_text
 from prompt_toolkit.history import FileHistory
+from prompt_toolkit.key_binding import merge_key_bindings
 from prompt_toolkit.layout import FormattedTextControl, HSplit, Layout, Window
 from prompt_toolkit.output import ColorDepth
 from prompt_toolkit.styles import Style
@@ -45,9 +46,11 @@ from opi_cli.cli.footer import FooterState, footer_fragments, tilde
 from opi_cli.cli.keys import ReplCompleter, build_key_bindings, enable_shift_enter
 from opi_cli.cli.live import StreamView, render_ansi
 from opi_cli.cli.options import RunOptions
+from opi_cli.cli.permission_dialog import PermissionDialog
 from opi_cli.cli.printer import ScrollbackPrinter
 from opi_cli.cli.runtime import Runtime, build_runtime, prepare_prompts
 from opi_cli.cli.settings import Settings
+from opi_cli.cli.trust import Trust
 from opi_cli.session.agent_session import AgentSession
 
 __all__ = ["Repl", "run_repl"]
@@ -64,11 +67,19 @@ _STYLE = Style.from_dict(
         "hint": "#d7af00",
         "rule": "#5f5f5f",
         "prompt": "bold",
+        "ask.title": "bold #d7af00",
+        "ask.reason": "#8a8a8a",
+        "ask.code": "",
+        "ask.add": "#5faf5f",
+        "ask.del": "#ff5f5f",
+        "ask.choice": "",
+        "ask.selected": "bold #00afaf",
     }
 )
 _RULE_COLORS = {"off": "#5f5f5f", "minimal": "#5f87af", "low": "#5f87d7", "medium": "#00afaf",
                 "high": "#af5fd7", "xhigh": "#ff5f87"}
 _DOUBLE_CTRL_C = 1.0
+_DOUBLE_ESCAPE = 0.8
 
 
 class Repl:
@@ -98,14 +109,19 @@ class Repl:
         self._choice: asyncio.Future[str | None] | None = None
         self._hint: tuple[str, float] | None = None
         self._last_ctrl_c = 0.0
+        self._last_escape = 0.0
         self._quitting = False
+        self.dialog = PermissionDialog(settings.cwd, self.print, self._invalidate, lambda: self.prompt.default_buffer.text)
+        if rt.trust is not None:
+            rt.trust.gate.approver = self.dialog
+            self.footer.ceiling = rt.trust.ceiling
         settings.home.mkdir(parents=True, exist_ok=True)
         self.prompt = PromptSession[str](
             message=self._message,
             history=FileHistory(str(settings.home / "history")),
             completer=ReplCompleter(self._command_names, settings.cwd),
             complete_while_typing=Condition(self._completing),
-            key_bindings=build_key_bindings(self),
+            key_bindings=merge_key_bindings([build_key_bindings(self), self.dialog.key_bindings()]),
             style=_STYLE,
             multiline=False,
             prompt_continuation="  ",
@@ -144,6 +160,10 @@ class Repl:
     @property
     def commands(self) -> dict[str, Command]:
         return self._commands
+
+    @property
+    def trust(self) -> Trust | None:
+        return self.rt.trust
 
     def print(self, renderable: RenderableType) -> None:
         self.view.note(renderable)
@@ -212,8 +232,9 @@ class Repl:
                 hint = [("class:hint", text + "\n")]
             else:
                 self._hint = None
+        ask = self.dialog.fragments(width)
         # the whole app must fit on the screen, or its top would scroll into the history
-        reserved = 4 + self.prompt.default_buffer.document.line_count + len(queue) + len(hint)
+        reserved = 4 + self.prompt.default_buffer.document.line_count + len(queue) + len(hint) + len(ask)
         if self._completing():
             reserved += 6
         budget = max(1, size.rows - reserved)
@@ -227,6 +248,7 @@ class Repl:
         if live:
             frags.extend(to_formatted_text(ANSI(live)))
             frags.append(("", "\n"))
+        frags.extend(ask)
         frags.extend(queue)
         frags.extend(hint)
         level = self.session.agent.thinking_level
@@ -276,6 +298,9 @@ class Repl:
         if self._choice is not None and not self._choice.done():
             buf.reset()
             self._choice.set_result(text.strip())
+            return
+        if self.dialog.active and self.dialog.submit(text):
+            buf.reset()
             return
         if not text.strip():
             return
@@ -382,15 +407,18 @@ class Repl:
         if self._choice is not None and not self._choice.done():
             self._choice.set_result(None)
             return
+        if self.dialog.active:
+            self.dialog.cancel()
         if self.working or self._shell is not None:
             self._abort()
             return
         if self._side_task is not None and not self._side_task.done():
             self.session.abort("Cancelled by the user")  # e.g. a /compact in progress
             return
-        if not ctrl_c:
-            return
         buf = self.prompt.default_buffer
+        if not ctrl_c:
+            self._escape_idle(buf.text)
+            return
         if buf.text:
             buf.reset()
             return
@@ -400,6 +428,19 @@ class Repl:
             return
         self._last_ctrl_c = now
         self._hint = ("Press ctrl+c again to exit", now + _DOUBLE_CTRL_C)
+        self._invalidate()
+
+    def _escape_idle(self, text: str) -> None:
+        """Escape twice on an empty input opens /rewind."""
+        now = time.monotonic()
+        if text:
+            return
+        if now - self._last_escape < _DOUBLE_ESCAPE:
+            self._last_escape = 0.0
+            self._run_command("rewind", "")
+            return
+        self._last_escape = now
+        self._hint = ("Press escape again to rewind", now + _DOUBLE_ESCAPE)
         self._invalidate()
 
     def _abort(self) -> None:
@@ -447,6 +488,12 @@ class Repl:
         self.console.print(Text.assemble((f"opi {__version__}", "bold"), "  ", (m.ref, "cyan"), "  ",
                                          tilde(self.settings.cwd, home)))
         self.console.print(Text(f"session {self.session.session_id[:8]}  {where}", style="dim"))
+        trust = self.rt.trust
+        if trust is not None:
+            notice = trust.notice or (trust.sandbox.describe() if trust.sandbox.mode != "off" else None)
+            mode = trust.policy.mode
+            self.console.print(Text(f"approval: {mode}" + (f" · {notice}" if notice else ""),
+                                    style="yellow" if trust.notice else "dim"))
         self.console.print(Text(
             f"escape to interrupt · ctrl+c twice to exit · enter while working steers · alt+enter or "
             f"{FOLLOW_UP_KEY} queues a follow-up · / for commands · ! to run bash · /hotkeys for more",

@@ -32,6 +32,7 @@ from opi_cli.ai.types import THINKING_LEVELS, ImageContent, ThinkingLevel
 from opi_cli.cli.options import RunOptions
 from opi_cli.cli.settings import Settings
 from opi_cli.cli.system_prompt import SystemPromptInputs, build_system_prompt, text_or_file
+from opi_cli.cli.trust import Trust, build_trust
 from opi_cli.errors import OpiError, UsageError
 from opi_cli.session.agent_session import AgentSession
 from opi_cli.session.compaction import CompactionSettings
@@ -60,6 +61,7 @@ class Runtime:
     tools: dict[str, Tool] = field(default_factory=dict)
     closers: list[Any] = field(default_factory=list)
     store: SessionStore | None = None
+    trust: Trust | None = None
 
     async def aclose(self) -> None:
         """Close the session (sync + unlock), the store and the HTTP client."""
@@ -229,6 +231,7 @@ async def _assemble(
     thinking = _thinking(opts, settings, suffix or saved_level, model)
     cwd = settings.cwd
     tools = select_tools(opts, cwd, model)
+    trust = await build_trust(opts, settings, tools, interactive=bool(opts.interactive), persistent=not opts.no_session)
     appended = [t for t in (text_or_file(a, cwd) for a in opts.append_system_prompt) if t]
     prompt = build_system_prompt(
         SystemPromptInputs(
@@ -255,10 +258,12 @@ async def _assemble(
             follow_up_mode=settings.get("followUpMode", "one-at-a-time"),
             stream_options=StreamOptions(api_key=api_key, client=client, session_id=writer.session_id),
             messages=list(ctx.messages) if ctx is not None else [],
+            hooks=trust.hooks(),
         )
     )
     session = await create_agent_session(agent, writer, record_settings=is_new, compaction=_compaction(settings))
-    return Runtime(settings, registry, model, session, tools, [client], store)
+    trust.attach(session)
+    return Runtime(settings, registry, model, session, tools, [client], store, trust)
 
 
 def _sniff_image(data: bytes) -> str | None:

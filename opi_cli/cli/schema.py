@@ -156,6 +156,10 @@ def event_schemas(*, snapshots: bool = False) -> list[dict[str, Any]]:
         _event("thinking_level_changed", {"level": _S}, ["level"]),
         _event("model_changed", {"provider": _S, "modelId": _S}, ["provider", "modelId"]),
         _event("session_info_changed", {"name": _S}, ["name"]),
+        _event("permission_denied",
+               {**tool_ids, "args": {"type": "object"}, "reason": _S,
+                "deniedBy": {"enum": ["rule", "mode", "user", "non_interactive"]}, "rule": _S},
+               ["toolCallId", "toolName", "args", "reason", "deniedBy"]),
         _event("persistence_error", {"message": _S, "path": {"type": ["string", "null"]}}, ["message", "path"]),
         _event(
             "session_summary",

@@ -147,6 +147,10 @@ class AgentSession:
         for fn in list(self._listeners):
             fn(ev)
 
+    def emit(self, ev: AgentEvent) -> None:
+        """Report an event from a layer around the agent (the permission gate) to subscribers."""
+        self._emit(ev)
+
     def _on_event(self, ev: AgentEvent) -> None:
         w = self.writer
         if isinstance(ev, MessageEnd):

@@ -159,9 +159,10 @@ async def undo_last_turn(session: AgentSession, blobs: BlobStore) -> tuple[Rewin
 
 
 async def rewind_to(
-    session: AgentSession, entry_id: str, blobs: BlobStore, *, conversation: bool, files: bool
+    session: AgentSession, entry_id: str, blobs: BlobStore | None, *, conversation: bool, files: bool
 ) -> RestoreReport:
-    """Go back to just before the user message ``entry_id``: its files, the conversation, or both.
+    """Go back to just before the user message ``entry_id``: its files, the conversation, or both
+    (``blobs`` is needed for the files).
 
     Raises:
         ValueError: ``entry_id`` is not a user message on the current path.
@@ -173,7 +174,7 @@ async def rewind_to(
         raise ValueError(f"{entry_id} is not a user message on the current path")
     pos, entry = found
     report = RestoreReport()
-    if files:
+    if files and blobs is not None:
         plan = _earliest([s for at, s in p.snapshots if at > pos])
         if plan:
             report = await _restore(session, plan, blobs, "rewind")

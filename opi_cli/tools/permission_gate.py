@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from opi_cli._util.jsonio import JsonValue
+from opi_cli.agent.events import PermissionDenied
 from opi_cli.agent.hooks import AgentHooks, BeforeToolCallResult, ToolCallContext
 from opi_cli.errors import ToolError
 from opi_cli.tools.edit import apply_edits, parse_edits
@@ -27,11 +28,11 @@ __all__ = [
     "ApprovalAnswer",
     "ApprovalRequest",
     "Approver",
-    "PermissionDenial",
     "PermissionGate",
 ]
 
 DeniedBy = Literal["rule", "mode", "user", "non_interactive"]
+"""Who refused a call: a deny rule, the approval mode, the user, or nobody (headless)."""
 _PREVIEW_LINES = 400
 
 
@@ -72,18 +73,6 @@ class Approver(Protocol):
     async def approve(self, request: ApprovalRequest) -> ApprovalAnswer: ...
 
 
-@dataclass(frozen=True, slots=True)
-class PermissionDenial:
-    """A refused call, for the ``permission_denied`` event."""
-
-    tool_call_id: str
-    tool_name: str
-    args: dict[str, JsonValue]
-    reason: str
-    denied_by: DeniedBy
-    rule: str | None = None
-
-
 class PermissionGate:
     """Applies ``policy`` to every tool call (see the module docstring).
 
@@ -100,7 +89,7 @@ class PermissionGate:
         approver: Approver | None,
         *,
         file_ops: FileOps,
-        on_denied: Callable[[PermissionDenial], None] | None = None,
+        on_denied: Callable[[PermissionDenied], None] | None = None,
     ) -> None:
         self.policy = policy
         self.approver = approver
@@ -145,7 +134,7 @@ class PermissionGate:
     ) -> BeforeToolCallResult:
         if self.on_denied is not None:
             rule = decision.rule.text if decision.rule is not None else None
-            self.on_denied(PermissionDenial(ctx.tool_call.id, ctx.tool_call.name, dict(ctx.args), reason, by, rule))
+            self.on_denied(PermissionDenied(ctx.tool_call.id, ctx.tool_call.name, dict(ctx.args), reason, by, rule))
         return BeforeToolCallResult(True, text)
 
     async def _preview(self, tool: str, args: dict[str, JsonValue]) -> str | None:
