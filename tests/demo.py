@@ -133,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
                 sys.executable, "-m", "opi_cli", "chat",
                 "--base-url", f"{srv.base_url}/v1", "--provider", "openai", "--api", "openai-completions",
                 "--api-key", "demo", "--model", "mock-model", "--tools", "read,bash,edit,write",
+                "--approval", "yolo",  # the scripted steps run without permission questions
                 FIRST_MESSAGE,
             ]
             return subprocess.call(cmd, cwd=repo, env=env)

@@ -21,7 +21,7 @@ from prompt_toolkit import PromptSession
 from prompt_toolkit.filters import Condition, to_filter
 from prompt_toolkit.formatted_text import ANSI, StyleAndTextTuples, to_formatted_text
 from prompt_toolkit.history import FileHistory
-from prompt_toolkit.key_binding import merge_key_bindings
+from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent, merge_key_bindings
 from prompt_toolkit.layout import FormattedTextControl, HSplit, Layout, Window
 from prompt_toolkit.output import ColorDepth
 from prompt_toolkit.styles import Style
@@ -79,7 +79,6 @@ _STYLE = Style.from_dict(
 _RULE_COLORS = {"off": "#5f5f5f", "minimal": "#5f87af", "low": "#5f87d7", "medium": "#00afaf",
                 "high": "#af5fd7", "xhigh": "#ff5f87"}
 _DOUBLE_CTRL_C = 1.0
-_DOUBLE_ESCAPE = 0.8
 
 
 class Repl:
@@ -109,7 +108,6 @@ class Repl:
         self._choice: asyncio.Future[str | None] | None = None
         self._hint: tuple[str, float] | None = None
         self._last_ctrl_c = 0.0
-        self._last_escape = 0.0
         self._quitting = False
         self.dialog = PermissionDialog(settings.cwd, self.print, self._invalidate, lambda: self.prompt.default_buffer.text)
         if rt.trust is not None:
@@ -121,7 +119,7 @@ class Repl:
             history=FileHistory(str(settings.home / "history")),
             completer=ReplCompleter(self._command_names, settings.cwd),
             complete_while_typing=Condition(self._completing),
-            key_bindings=merge_key_bindings([build_key_bindings(self), self.dialog.key_bindings()]),
+            key_bindings=merge_key_bindings([build_key_bindings(self), self.dialog.key_bindings(), self._rewind_keys()]),
             style=_STYLE,
             multiline=False,
             prompt_continuation="  ",
@@ -417,7 +415,7 @@ class Repl:
             return
         buf = self.prompt.default_buffer
         if not ctrl_c:
-            self._escape_idle(buf.text)
+            self._idle_escape(buf.text)
             return
         if buf.text:
             buf.reset()
@@ -430,18 +428,24 @@ class Repl:
         self._hint = ("Press ctrl+c again to exit", now + _DOUBLE_CTRL_C)
         self._invalidate()
 
-    def _escape_idle(self, text: str) -> None:
-        """Escape twice on an empty input opens /rewind."""
-        now = time.monotonic()
-        if text:
-            return
-        if now - self._last_escape < _DOUBLE_ESCAPE:
-            self._last_escape = 0.0
+    def _idle_escape(self, text: str) -> None:
+        if not text:
+            self._hint = ("Press escape twice to rewind", time.monotonic() + 2.0)
+            self._invalidate()
+
+    def _rewind_keys(self) -> KeyBindings:
+        """Escape twice on an empty input while idle opens /rewind (one binding: prompt_toolkit
+        holds a lone Escape back for a second to see whether a second key follows)."""
+        kb = KeyBindings()
+        idle = Condition(lambda: not self.working and self._shell is None and not self.prompt.default_buffer.text
+                         and (self._choice is None or self._choice.done()))
+
+        @kb.add("escape", "escape", filter=idle)
+        def _(event: KeyPressEvent) -> None:
+            self._hint = None
             self._run_command("rewind", "")
-            return
-        self._last_escape = now
-        self._hint = ("Press escape again to rewind", now + _DOUBLE_ESCAPE)
-        self._invalidate()
+
+        return kb
 
     def _abort(self) -> None:
         steering, follow = self.session.agent.clear_queues()

@@ -32,7 +32,7 @@ from opi_cli.ai.types import THINKING_LEVELS, ImageContent, ThinkingLevel
 from opi_cli.cli.options import RunOptions
 from opi_cli.cli.settings import Settings
 from opi_cli.cli.system_prompt import SystemPromptInputs, build_system_prompt, text_or_file
-from opi_cli.cli.trust import Trust, build_trust
+from opi_cli.cli.trust import Trust, build_trust, check_trust_settings
 from opi_cli.errors import OpiError, UsageError
 from opi_cli.session.agent_session import AgentSession
 from opi_cli.session.compaction import CompactionSettings
@@ -183,6 +183,7 @@ async def open_writer(opts: RunOptions, store: SessionStore, cwd: str) -> tuple[
 
 async def build_runtime(opts: RunOptions, settings: Settings) -> Runtime:
     """Everything a run needs, or a ConfigError/UsageError saying what is wrong."""
+    check_trust_settings(opts, settings)  # a bad --approval is reported before a missing key
     registry = ModelRegistry.load(settings.models_json)
     store = await open_store(opts, settings)
     try:

@@ -42,7 +42,7 @@ from opi_cli.tools.sandbox import (
     temp_dirs,
 )
 
-__all__ = ["Trust", "build_trust", "load_rules", "save_allow_rules"]
+__all__ = ["Trust", "build_trust", "check_trust_settings", "load_rules", "save_allow_rules"]
 
 
 @dataclass(slots=True)
@@ -178,6 +178,14 @@ def save_allow_rules(cwd: Path, texts: tuple[str, ...]) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def check_trust_settings(opts: RunOptions, settings: Settings) -> None:
+    """Raise the error a bad trust option or setting would cause, before anything else runs."""
+    approval_mode(opts, settings, interactive=bool(opts.interactive))
+    sandbox_mode(opts, settings)
+    max_cost(opts, settings)
+    load_rules(settings)
 
 
 async def build_trust(

@@ -226,7 +226,7 @@ class PermissionPolicy:
         bare = next((r for r in rules if r.tool == "bash" and r.spec is None), None)
         if bare is not None:
             return Decision("allow", f"allowed by the rule {bare} ({bare.source})", bare)
-        outside = [f[0] for f in call.writes if not self._inside(f, self._roots + self._temp)]
+        outside = self._writes_outside(call)
         if outside:
             return Decision("ask", f"the command writes outside the working folder ({', '.join(outside)})",
                             None, self._suggest(call))
@@ -236,6 +236,9 @@ class PermissionPolicy:
         shown = "; ".join(c.text for c in missing)
         return Decision("ask", f"no rule allows: {shown}", None, self._suggest(call))
 
+    def _writes_outside(self, call: _Call) -> list[str]:
+        return [f[0] for f in call.writes if not self._inside(f, self._roots + self._temp)]
+
     @staticmethod
     def _command_allowed(cmd: SimpleCommand, rules: Iterable[Rule]) -> bool:
         if cmd.words and cmd.words[0] in _NO_RULE_NEEDED:
@@ -244,8 +247,8 @@ class PermissionPolicy:
 
     def _suggest(self, call: _Call) -> tuple[str, ...]:
         if call.bash is not None:
-            if call.bash.opaque or call.writes:
-                return ()
+            if call.bash.opaque or self._writes_outside(call):
+                return ()  # no rule would let such a line run: only "allow once" is offered
             rules = (*self.rules.allow, *self.session_allow)
             texts = [
                 "Bash(" + shlex.join(c.words) + ")"

@@ -68,7 +68,7 @@ def test_steering_during_slow_tool_is_queued_then_delivered_after_it(start_repl:
         {"steps": [{"text": "Steer received: STEER-OK."}], "when_last_user_contains": "STEER-XYZ"},
         {"steps": [{"text": "No steering seen."}]},
     )
-    drv, srv = start_repl(script)
+    drv, srv = start_repl(script, "--approval", "yolo")  # the tool runs without a question
     drv.type_line("run the slow thing")
     drv.wait_for("$ sleep 2; echo slept-")
     drv.type_line("STEER-XYZ please also check")
@@ -90,7 +90,7 @@ def test_follow_up_is_delivered_only_after_the_run_ends(start_repl: Any) -> None
         {"steps": [{"text": "First run finished."}]},
         {"steps": [{"text": "Follow-up answered."}], "when_last_user_contains": "FOLLOW-ABC"},
     )
-    drv, srv = start_repl(script)
+    drv, srv = start_repl(script, "--approval", "yolo")  # the tool runs without a question
     drv.type_line("start working")
     drv.wait_for("$ sleep 1; echo tool-finished")
     drv.send("FOLLOW-ABC afterwards")
@@ -109,7 +109,7 @@ def test_follow_up_is_delivered_only_after_the_run_ends(start_repl: Any) -> None
 def test_second_follow_up_binding_ctrl_s(start_repl: Any) -> None:
     script = _tool_then("sleep 1", {"steps": [{"text": "Done one."}]},
                         {"steps": [{"text": "Done two."}], "when_last_user_contains": "CTRL-S-FOLLOW"})
-    drv, srv = start_repl(script)
+    drv, srv = start_repl(script, "--approval", "yolo")  # the tool runs without a question
     drv.type_line("go")
     drv.wait_for("$ sleep 1")
     drv.send("CTRL-S-FOLLOW")
@@ -137,7 +137,7 @@ def _sleepers(marker: str) -> list[int]:
 def test_escape_stops_a_long_bash_call_and_kills_its_process_tree(start_repl: Any) -> None:
     marker = f"30.{os.getpid() % 1000:03d}7"
     script = _tool_then(f'bash -c "sleep {marker} & sleep {marker}"', {"steps": [{"text": "unused"}]})
-    drv, srv = start_repl(script)
+    drv, srv = start_repl(script, "--approval", "yolo")  # the tool runs without a question
     drv.type_line("do the long thing")
     drv.wait_for(f"sleep {marker}")
     drv.wait_for(lambda: len(_sleepers(marker)) == 2)
