@@ -54,6 +54,7 @@ HOTKEYS: list[tuple[str, str]] = [
     (f"alt+enter / {FOLLOW_UP_KEY}", "queue a follow-up (delivered when the agent would stop)"),
     ("alt+up", "move queued messages back into the editor"),
     ("escape", "stop the agent (queued messages go back into the editor)"),
+    ("escape escape", "on an empty input: /rewind (conversation and/or files to before a message)"),
     ("ctrl+c", "stop the agent; idle: clear the input, twice on an empty input to quit"),
     ("ctrl+d", "quit (on an empty input)"),
     ("shift+enter / ctrl+j", "new line"),

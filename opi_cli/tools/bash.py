@@ -91,7 +91,10 @@ class BashTool:
                 f"Working directory does not exist: {self.cwd}\nCannot execute bash commands."
             )
         out = OutputCollector(self.file_ops)
-        proc = await self.shell_ops.spawn_shell(command, self.cwd)
+        try:
+            proc = await self.shell_ops.spawn_shell(command, self.cwd)
+        except ToolError as exc:  # e.g. a sandbox that cannot run here
+            return error_result(str(exc))
         remove = signal.add_callback(proc.kill_group)
         try:
             outcome, code = await self._supervise(proc, out, signal, timeout, on_update)
