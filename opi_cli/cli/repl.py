@@ -111,7 +111,8 @@ class Repl:
         self._quitting = False
         self.dialog = PermissionDialog(settings.cwd, self.print, self._invalidate, lambda: self.prompt.default_buffer.text)
         if rt.trust is not None:
-            rt.trust.gate.approver = self.dialog
+            if rt.trust.gate is not None:
+                rt.trust.gate.approver = self.dialog
             self.footer.ceiling = rt.trust.ceiling
         settings.home.mkdir(parents=True, exist_ok=True)
         self.prompt = PromptSession[str](
@@ -494,8 +495,8 @@ class Repl:
         self.console.print(Text(f"session {self.session.session_id[:8]}  {where}", style="dim"))
         trust = self.rt.trust
         if trust is not None:
-            notice = trust.notice or (trust.sandbox.describe() if trust.sandbox.mode != "off" else None)
-            mode = trust.policy.mode
+            notice = trust.notice or (trust.sandbox.describe() if trust.sandbox is not None else None)
+            mode = trust.mode
             self.console.print(Text(f"approval: {mode}" + (f" · {notice}" if notice else ""),
                                     style="yellow" if trust.notice else "dim"))
         self.console.print(Text(

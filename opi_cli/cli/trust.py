@@ -15,10 +15,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from opi_cli.agent.cost_ceiling import CostCeiling
 from opi_cli.agent.hooks import AgentHooks, compose_hooks
@@ -28,48 +27,49 @@ from opi_cli.cli.settings import Settings, load_json_file
 from opi_cli.errors import ConfigError, UsageError
 from opi_cli.session.agent_session import AgentSession
 from opi_cli.session.snapshots import DirBlobStore, MemoryBlobStore, SnapshotRecorder
-from opi_cli.tools import BashTool, LocalFileOps, LocalShellOps
 from opi_cli.tools.paths import changed_paths
-from opi_cli.tools.permission_gate import PermissionGate
-from opi_cli.tools.permission_rules import Rule, parse_rule
-from opi_cli.tools.permissions import APPROVAL_MODES, ApprovalMode, PermissionPolicy, PermissionRules
-from opi_cli.tools.sandbox import (
-    SANDBOX_MODES,
-    SandboxedShellOps,
-    SandboxMode,
-    SandboxStatus,
-    probe_sandbox,
-    temp_dirs,
-)
+from opi_cli.tools.trust_modes import APPROVAL_MODES, SANDBOX_MODES, ApprovalMode, SandboxMode
+
+if TYPE_CHECKING:
+    from opi_cli.tools.permission_gate import PermissionGate
+    from opi_cli.tools.permissions import PermissionRules
+    from opi_cli.tools.sandbox import SandboxStatus
 
 __all__ = ["Trust", "build_trust", "check_trust_settings", "load_rules", "save_allow_rules"]
 
 
 @dataclass(slots=True)
 class Trust:
-    """The trust pieces of one run (see the module docstring)."""
+    """The trust pieces of one run (see the module docstring).
 
-    policy: PermissionPolicy
-    gate: PermissionGate
+    ``gate`` is None in ``yolo`` mode without rules (nothing to check: a plain ``-p`` run
+    loads none of it), ``sandbox`` None when bash runs without one, ``ceiling`` None
+    without ``--max-cost``.
+    """
+
+    mode: ApprovalMode
     recorder: SnapshotRecorder
-    ceiling: CostCeiling | None
-    sandbox: SandboxStatus
+    gate: PermissionGate | None = None
+    ceiling: CostCeiling | None = None
+    sandbox: SandboxStatus | None = None
 
     def hooks(self) -> AgentHooks:
         """Gate first (a refused call gets no snapshot), then snapshots, then the ceiling."""
-        return compose_hooks(self.gate.hooks(), self.recorder.hooks(), self.ceiling.hooks() if self.ceiling else None)
+        return compose_hooks(self.gate.hooks() if self.gate else None, self.recorder.hooks(),
+                             self.ceiling.hooks() if self.ceiling else None)
 
     def attach(self, session: AgentSession) -> None:
         """Bind to the running session: snapshots go to its file, denials and spend to its events."""
         self.recorder.attach(session)
-        self.gate.on_denied = session.emit
+        if self.gate is not None:
+            self.gate.on_denied = session.emit
         if self.ceiling is not None:
             session.subscribe(self.ceiling.observe)
 
     @property
     def notice(self) -> str | None:
         """The one line to show at start when the requested sandbox cannot run."""
-        return None if self.sandbox.available else self.sandbox.describe()
+        return None if self.sandbox is None or self.sandbox.available else self.sandbox.describe()
 
 
 def _choice(value: object, allowed: tuple[str, ...], what: str, where: str) -> str:
@@ -110,23 +110,29 @@ def max_cost(opts: RunOptions, settings: Settings) -> float | None:
     return float(value)
 
 
-def _rules_of(data: Mapping[str, Any], path: Path, base: str | None) -> dict[str, list[Rule]]:
-    out: dict[str, list[Rule]] = {"allow": [], "ask": [], "deny": []}
-    perms = data.get("permissions")
-    if perms is None:
-        return out
-    if not isinstance(perms, dict):
-        raise ConfigError(f"{path}: permissions must be an object with allow, ask and deny lists")
-    for kind in out:
-        texts = perms.get(kind, [])
-        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
-            raise ConfigError(f"{path}: permissions.{kind} must be a list of rule strings")
-        for text in texts:
-            try:
-                out[kind].append(parse_rule(text, source=str(path), base=base))
-            except ValueError as exc:
-                raise ConfigError(f"{path}: permissions.{kind}: {exc}") from exc
-    return out
+_KINDS = ("allow", "ask", "deny")
+
+
+def _rule_texts(settings: Settings) -> list[tuple[str, str, Path, str | None]]:
+    """(kind, text, file, base folder) of every rule in the user's and the project's file.
+
+    Raises:
+        ConfigError: ``permissions`` is not an object of string lists (names the file).
+    """
+    found: list[tuple[str, str, Path, str | None]] = []
+    for path, base in ((settings.home / "settings.json", None), (settings.cwd / ".opi" / "settings.json",
+                                                                 str(settings.cwd))):
+        perms = (load_json_file(path) or {}).get("permissions")
+        if perms is None:
+            continue
+        if not isinstance(perms, dict):
+            raise ConfigError(f"{path}: permissions must be an object with allow, ask and deny lists")
+        for kind in _KINDS:
+            texts = perms.get(kind, [])
+            if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+                raise ConfigError(f"{path}: permissions.{kind} must be a list of rule strings")
+            found += [(kind, t, path, base) for t in texts]
+    return found
 
 
 def load_rules(settings: Settings) -> PermissionRules:
@@ -135,12 +141,15 @@ def load_rules(settings: Settings) -> PermissionRules:
     Raises:
         ConfigError: a rule or the ``permissions`` shape is malformed (names the file).
     """
-    merged: dict[str, list[Rule]] = {"allow": [], "ask": [], "deny": []}
-    for path, base in ((settings.home / "settings.json", None), (settings.cwd / ".opi" / "settings.json", str(settings.cwd))):
-        data = load_json_file(path)
-        if data:
-            for kind, rules in _rules_of(data, path, base).items():
-                merged[kind].extend(rules)
+    from opi_cli.tools.permission_rules import parse_rule  # only runs that have rules pay for the parser
+    from opi_cli.tools.permissions import PermissionRules
+
+    merged: dict[str, list[Any]] = {k: [] for k in _KINDS}
+    for kind, text, path, base in _rule_texts(settings):
+        try:
+            merged[kind].append(parse_rule(text, source=str(path), base=base))
+        except ValueError as exc:
+            raise ConfigError(f"{path}: permissions.{kind}: {exc}") from exc
     return PermissionRules(tuple(merged["allow"]), tuple(merged["ask"]), tuple(merged["deny"]))
 
 
@@ -185,7 +194,8 @@ def check_trust_settings(opts: RunOptions, settings: Settings) -> None:
     approval_mode(opts, settings, interactive=bool(opts.interactive))
     sandbox_mode(opts, settings)
     max_cost(opts, settings)
-    load_rules(settings)
+    if _rule_texts(settings):
+        load_rules(settings)
 
 
 async def build_trust(
@@ -200,20 +210,41 @@ async def build_trust(
         interactive: the REPL (changes the default approval mode).
         persistent: sessions are kept (snapshots without a session file go under OPI_HOME).
     """
-    mode = approval_mode(opts, settings, interactive=interactive)
-    rules = load_rules(settings)
-    ceiling_usd = max_cost(opts, settings)
-    requested = sandbox_mode(opts, settings)
     cwd = str(settings.cwd)
-    status = SandboxStatus("off", True)
-    if requested != "off" and "bash" in tools:
-        status = await probe_sandbox(requested, cwd)
-        shell = SandboxedShellOps(LocalShellOps(), status, cwd=cwd, writable=temp_dirs())
-        tools["bash"] = BashTool(cwd, LocalFileOps(), shell)
     home = settings.env.get("HOME") or str(Path.home())
-    policy = PermissionPolicy(mode, rules, cwd=cwd, home=home, temp_dirs=temp_dirs())
-    gate = PermissionGate(policy, None, file_ops=LocalFileOps())
     fallback = DirBlobStore(settings.home / "file-snapshots") if persistent else MemoryBlobStore()
-    recorder = SnapshotRecorder(lambda tool, args: changed_paths(tool, args, cwd, home), fallback)
-    ceiling = CostCeiling(ceiling_usd) if ceiling_usd is not None else None
-    return Trust(policy, gate, recorder, ceiling, status)
+    trust = Trust(
+        approval_mode(opts, settings, interactive=interactive),
+        SnapshotRecorder(lambda tool, args: changed_paths(tool, args, cwd, home), fallback),
+    )
+    ceiling_usd = max_cost(opts, settings)
+    if ceiling_usd is not None:
+        trust.ceiling = CostCeiling(ceiling_usd)
+    requested = sandbox_mode(opts, settings)
+    if requested != "off" and "bash" in tools:
+        trust.sandbox = await _sandbox_bash(requested, cwd, tools)
+    if trust.mode != "yolo" or _rule_texts(settings):
+        trust.gate = _gate(trust.mode, load_rules(settings), cwd, home)
+    return trust
+
+
+async def _sandbox_bash(mode: SandboxMode, cwd: str, tools: dict[str, Tool]) -> SandboxStatus:
+    """Probe the sandbox and put ``tools["bash"]`` inside it (imported only when asked for)."""
+    from opi_cli.tools import BashTool, LocalFileOps, LocalShellOps
+    from opi_cli.tools.sandbox import SandboxedShellOps, probe_sandbox, temp_dirs
+
+    status = await probe_sandbox(mode, cwd)
+    shell = SandboxedShellOps(LocalShellOps(), status, cwd=cwd, writable=temp_dirs())
+    tools["bash"] = BashTool(cwd, LocalFileOps(), shell)
+    return status
+
+
+def _gate(mode: ApprovalMode, rules: PermissionRules, cwd: str, home: str) -> PermissionGate:
+    """The permission gate (imported only when there is something to check)."""
+    from opi_cli.tools import LocalFileOps
+    from opi_cli.tools.permission_gate import PermissionGate
+    from opi_cli.tools.permissions import PermissionPolicy
+    from opi_cli.tools.sandbox import temp_dirs
+
+    policy = PermissionPolicy(mode, rules, cwd=cwd, home=home, temp_dirs=temp_dirs())
+    return PermissionGate(policy, None, file_ops=LocalFileOps())

@@ -37,6 +37,7 @@ from opi_cli.tools.permission_rules import (
     path_spec_matches,
     rule_applies,
 )
+from opi_cli.tools.trust_modes import APPROVAL_MODES, ApprovalMode
 
 __all__ = [
     "APPROVAL_MODES",
@@ -47,8 +48,6 @@ __all__ = [
     "Verdict",
 ]
 
-ApprovalMode = Literal["yolo", "auto", "read-only"]
-APPROVAL_MODES: tuple[ApprovalMode, ...] = ("yolo", "auto", "read-only")
 Verdict = Literal["allow", "ask", "deny"]
 
 READ_TOOLS = frozenset({"read", "grep", "find", "ls"})

@@ -22,10 +22,10 @@ import subprocess
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 from opi_cli.errors import ToolError
 from opi_cli.tools.ops import ShellOps, ShellProcess
+from opi_cli.tools.trust_modes import SANDBOX_MODES, SandboxMode
 
 __all__ = [
     "SANDBOX_MODES",
@@ -37,8 +37,6 @@ __all__ = [
     "temp_dirs",
 ]
 
-SandboxMode = Literal["workspace-write", "read-only", "off"]
-SANDBOX_MODES: tuple[SandboxMode, ...] = ("workspace-write", "read-only", "off")
 _PROBE_TIMEOUT = 20.0
 
 
