@@ -13,12 +13,11 @@ its other keys, and never into a file that is malformed or has comments.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from opi_cli._util.atomic import write_atomic
 from opi_cli.agent.cost_ceiling import CostCeiling
 from opi_cli.agent.hooks import AgentHooks, compose_hooks
 from opi_cli.agent.tool import Tool
@@ -172,20 +171,8 @@ def save_allow_rules(cwd: Path, texts: tuple[str, ...]) -> Path:
         raise ConfigError(f"{path}: permissions.allow is not a list; the rule was not saved")
     allow = perms["allow"]
     allow.extend(t for t in texts if t not in allow)
-    path.parent.mkdir(parents=True, exist_ok=True)
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(prefix=".settings-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8"), mode=mode)
     return path
 
 

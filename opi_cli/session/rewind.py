@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-import tempfile
 from dataclasses import dataclass, field
 
+from opi_cli._util.atomic import write_atomic
 from opi_cli._util.jsonio import JsonValue
 from opi_cli.ai.types import UserMessage
 from opi_cli.session.agent_session import AgentSession
@@ -96,24 +96,6 @@ async def rewind_points(session: AgentSession) -> list[RewindPoint]:
     return points
 
 
-def _write_file(path: str, data: bytes, mode: int | None) -> None:
-    folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".opi-restore-", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 async def _restore(session: AgentSession, plan: dict[str, FileSnapshot], blobs: BlobStore, reason: str) -> RestoreReport:
     report = RestoreReport()
     kept: list[dict[str, JsonValue]] = []
@@ -128,7 +110,7 @@ async def _restore(session: AgentSession, plan: dict[str, FileSnapshot], blobs: 
                     report.deleted.append(path)
                 continue
             content = await blobs.get(snap.before)
-            await asyncio.to_thread(_write_file, path, content, snap.mode)
+            await asyncio.to_thread(write_atomic, path, content, mode=snap.mode)
             report.restored.append(path)
         except OSError as exc:
             report.failed.append((path, exc.strerror or str(exc)))

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from opi_cli._util.atomic import write_atomic
 from opi_cli._util.jsonio import JsonValue
 from opi_cli.agent.hooks import AgentHooks, BeforeToolCallResult, ToolCallContext
 from opi_cli.ai.types import UserMessage
@@ -83,25 +84,10 @@ class MemoryBlobStore:
 
 
 def _write_blob(folder: Path, digest: str, data: bytes) -> None:
-    target = folder / digest
-    if target.exists():
+    if (folder / digest).exists():
         return
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = folder / f".{digest}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, target)
-    dir_fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    write_atomic(folder / digest, data, mode=0o600, sync_dir=True)
 
 
 class DirBlobStore:

@@ -376,7 +376,12 @@ class _Parser:
             self.i += 1
             word.quoted = True
             self.read_double_quoted(word)
-        elif c == "`":
+        else:
+            self.expansion_or_char(word, c)
+
+    def expansion_or_char(self, word: _Word, c: str) -> None:
+        """`…`, $… or a plain character (the same unquoted and inside double quotes)."""
+        if c == "`":
             self.backticks(word)
         elif c == "$":
             self.dollar(word)
@@ -400,13 +405,8 @@ class _Parser:
                     continue
                 word.text += c
                 self.i += 1
-            elif c == "`":
-                self.backticks(word)
-            elif c == "$":
-                self.dollar(word)
             else:
-                word.text += c
-                self.i += 1
+                self.expansion_or_char(word, c)
 
     def backticks(self, word: _Word) -> None:
         j = self.i + 1

@@ -209,14 +209,18 @@ def resume_driver(srv: MockLLM, session: str, cwd: Path) -> ReplDriver:
     return drv
 
 
+def edit_headless_in_two_turns(srv: MockLLM, cwd: Path) -> str:
+    """Run ``opi --json FIRST SECOND`` (two turns of edits); returns the session id."""
+    proc = run_opi(["--json", "--base-url", f"{srv.base_url}/v1", "--provider", "openai", "--api",
+                    "openai-completions", "--api-key", "x", "--model", "mock-model", "FIRST", "SECOND"], cwd=cwd)
+    assert proc.returncode == 0, proc.stderr
+    return str(json.loads(proc.stdout.splitlines()[0])["id"])
+
+
 def test_undo_and_rewind_restore_files_byte_for_byte_after_a_resume(workdir: Path) -> None:
     (workdir / "a.txt").write_bytes(ORIGINAL)
     with MockLLM(two_turns_of_edits()) as srv:
-        proc = run_opi(["--json", "--base-url", f"{srv.base_url}/v1", "--provider", "openai", "--api",
-                        "openai-completions", "--api-key", "x", "--model", "mock-model", "FIRST", "SECOND"],
-                       cwd=workdir)
-        assert proc.returncode == 0, proc.stderr
-        session = json.loads(proc.stdout.splitlines()[0])["id"]
+        session = edit_headless_in_two_turns(srv, workdir)
         after_first = ORIGINAL.replace(b"alpha", b"ALPHA")
         assert (workdir / "a.txt").read_bytes() == after_first.replace(b"beta", b"BETA")
         drv = resume_driver(srv, session[:8], workdir)
@@ -252,11 +256,7 @@ def test_undo_and_rewind_restore_files_byte_for_byte_after_a_resume(workdir: Pat
 def test_rewind_files_only_keeps_the_conversation(workdir: Path) -> None:
     (workdir / "a.txt").write_bytes(ORIGINAL)
     with MockLLM(two_turns_of_edits()) as srv:
-        proc = run_opi(["--json", "--base-url", f"{srv.base_url}/v1", "--provider", "openai", "--api",
-                        "openai-completions", "--api-key", "x", "--model", "mock-model", "FIRST", "SECOND"],
-                       cwd=workdir)
-        session = json.loads(proc.stdout.splitlines()[0])["id"]
-        drv = resume_driver(srv, session, workdir)
+        drv = resume_driver(srv, edit_headless_in_two_turns(srv, workdir), workdir)
         try:
             drv.type_line("/rewind")
             drv.wait_for("Rewind to just before which message?")
