@@ -16,6 +16,7 @@ rules see them; commands run by wrappers (``sudo``, ``env``, ``xargs``, ``find -
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 __all__ = ["ParsedBash", "SimpleCommand", "parse_bash", "split_words"]
@@ -36,6 +37,10 @@ _VALUE_OPTIONS: dict[str, tuple[str, ...]] = {
     "xargs": ("-I", "-L", "-n", "-P", "-d", "-E", "-s", "-a"),
     "timeout": ("-s", "-k", "--signal", "--kill-after"),
 }
+_PLAIN = re.compile(r"[^\s;&|()<>\\'\"`$]+")
+_DQ_PLAIN = re.compile(r'[^"\\`$]+')
+_FD_PREFIX = re.compile(r"\d+|\{[A-Za-z_]\w*\}(?=[<>])")
+_EMPTY_PARENS = re.compile(r"\(+[ \t]*\)")
 _HARMLESS_TARGETS = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty"})
 
 
@@ -74,9 +79,18 @@ class _Unparsable(Exception):
 
 @dataclass(slots=True)
 class _Word:
-    text: str = ""
+    parts: list[str] = field(default_factory=list)  # joined once: long words stay linear
     expands: bool = False  # an unquoted or double-quoted $, `…` or $(…) is part of it
     quoted: bool = False
+
+    def add(self, text: str) -> None:
+        self.parts.append(text)
+
+    @property
+    def text(self) -> str:
+        if len(self.parts) > 1:
+            self.parts[:] = ["".join(self.parts)]
+        return self.parts[0] if self.parts else ""
 
 
 @dataclass(slots=True)
@@ -166,7 +180,7 @@ class _Parser:
 
     def open_paren(self, cmd: _Command) -> None:
         if cmd.words and not self.all_prefix(cmd):
-            if len(cmd.words) == 1 and self.src[self.i :].lstrip("(").lstrip(_BLANK).startswith(")"):
+            if len(cmd.words) == 1 and _EMPTY_PARENS.match(self.src, self.i):
                 self.out.opaque.append("function definition")
                 self.i = self.src.index(")", self.i) + 1
                 cmd.words.clear()  # the body that follows is read as commands
@@ -275,24 +289,20 @@ class _Parser:
 
     # -- redirections ---------------------------------------------------------------------
     def redirection(self, cmd: _Command) -> bool:
-        j = self.i
-        while j < len(self.src) and self.src[j].isdigit():
-            j += 1
-        if j < len(self.src) and self.src[j] == "{" and self.src.find("}", j) > j:
-            k = self.src.find("}", j)  # {fd}>file
-            if self.src[j + 1 : k].isidentifier() and self.src[k + 1 : k + 2] in ("<", ">"):
-                j = k + 1
-        rest = self.src[j:]
+        m = _FD_PREFIX.match(self.src, self.i)  # 2>file, {fd}>file
+        j = m.end() if m is not None else self.i
+        if self.src[j : j + 1] not in ("<", ">", "&"):
+            return False
         for op in ("<<<", "<<-", "<<", "&>>", "&>", ">>", ">|", ">&", "<&", "<>", ">", "<"):
-            if rest.startswith(op):
+            if self.src.startswith(op, j):
                 break
         else:
             return False
-        if op in ("<", ">") and rest[1:2] == "(":  # process substitution, an argument
+        if op in ("<", ">") and self.src.startswith("(", j + 1):  # process substitution, an argument
             self.i = j + 2
             self.out.opaque.append("process substitution")
             self.parse_list(")")
-            cmd.words.append(_Word(op + "(…)", expands=True))
+            cmd.words.append(_Word([op + "(…)"], expands=True))
             return True
         self.i = j + len(op)
         self.skip_blanks()
@@ -351,7 +361,7 @@ class _Parser:
                     self.out.opaque.append("process substitution")
                     self.i += 2
                     self.parse_list(")")
-                    word.text += c + "(…)"
+                    word.add(c + "(…)")
                     word.expands = True
                     continue
                 return word
@@ -363,13 +373,13 @@ class _Parser:
             nxt = self.peek(1)
             self.i += 2
             if nxt != "\n":
-                word.text += nxt
+                word.add(nxt)
                 word.quoted = True
         elif c == "'":
             end = self.src.find("'", self.i + 1)
             if end < 0:
                 raise _Unparsable("unterminated quote")
-            word.text += self.src[self.i + 1 : end]
+            word.add(self.src[self.i + 1 : end])
             word.quoted = True
             self.i = end + 1
         elif c == '"':
@@ -379,15 +389,17 @@ class _Parser:
         else:
             self.expansion_or_char(word, c)
 
-    def expansion_or_char(self, word: _Word, c: str) -> None:
-        """`…`, $… or a plain character (the same unquoted and inside double quotes)."""
+    def expansion_or_char(self, word: _Word, c: str, plain: re.Pattern[str] = _PLAIN) -> None:
+        """`…`, $… or a run of plain characters (``plain``: unquoted, or inside double quotes)."""
         if c == "`":
             self.backticks(word)
         elif c == "$":
             self.dollar(word)
         else:
-            word.text += c
-            self.i += 1
+            m = plain.match(self.src, self.i)
+            end = m.end() if m is not None and m.end() > self.i else self.i + 1
+            word.add(self.src[self.i : end])  # a run at a time: long words stay linear
+            self.i = end
 
     def read_double_quoted(self, word: _Word) -> None:
         while True:
@@ -400,13 +412,13 @@ class _Parser:
             if c == "\\":
                 nxt = self.peek(1)
                 if nxt in '$`"\\\n':
-                    word.text += "" if nxt == "\n" else nxt
+                    word.add("" if nxt == "\n" else nxt)
                     self.i += 2
                     continue
-                word.text += c
+                word.add(c)
                 self.i += 1
             else:
-                self.expansion_or_char(word, c)
+                self.expansion_or_char(word, c, _DQ_PLAIN)
 
     def backticks(self, word: _Word) -> None:
         j = self.i + 1
@@ -426,7 +438,7 @@ class _Parser:
         self.i = j + 1
         self.out.opaque.append("command substitution")
         self.nested("".join(inner))
-        word.text += "`…`"
+        word.add("`…`")
         word.expands = True
 
     def dollar(self, word: _Word) -> None:
@@ -436,18 +448,18 @@ class _Parser:
                 self.out.opaque.append("arithmetic")
                 self.i += 1
                 self.skip_parens()
-                word.text += "$((…))"
+                word.add("$((…))")
             else:
                 self.i += 2
                 self.out.opaque.append("command substitution")
                 self.parse_list(")")
-                word.text += "$(…)"
+                word.add("$(…)")
             word.expands = True
         elif nxt == "{":
             start = self.i
             self.i += 2
             self.read_braced()
-            word.text += self.src[start : self.i]
+            word.add(self.src[start : self.i])
             word.expands = True
         elif nxt == "'":
             end = self.i + 2
@@ -458,7 +470,7 @@ class _Parser:
             body = self.src[self.i + 2 : end]
             if "\\" in body:
                 self.out.opaque.append("ANSI-C escapes")
-            word.text += body
+            word.add(body)
             word.quoted = True
             self.i = end + 1
         elif nxt == '"':
@@ -470,11 +482,11 @@ class _Parser:
                     j += 1
             else:
                 j += 1
-            word.text += self.src[self.i : j]
+            word.add(self.src[self.i : j])
             word.expands = True
             self.i = j
         else:
-            word.text += "$"
+            word.add("$")
             self.i += 1
 
     def read_braced(self) -> None:
