@@ -79,6 +79,14 @@ def test_auto_headless_denies_bash_and_reports_it(workdir: Path, opi_home: Path,
         "tool_execution_end")
 
 
+def test_print_mode_says_on_stderr_which_calls_were_refused(workdir: Path) -> None:
+    with MockLLM(bash_script("touch made.txt", final="I could not run it")) as srv:
+        proc = run_opi(["-p", "--approval", "auto", "--base-url", f"{srv.base_url}/v1", "--provider", "openai",
+                        "--api", "openai-completions", "--api-key", "x", "--model", "m", "go"], cwd=workdir)
+    assert proc.returncode == 0 and proc.stdout == "I could not run it\n"
+    assert proc.stderr == "opi: bash call refused: needs approval: no rule allows: touch made.txt\n"
+
+
 def test_auto_headless_lets_edits_inside_the_folder_run_and_refuses_outside(workdir: Path, tmp_path: Path) -> None:
     outside = tmp_path / "outside.txt"
     script = {"responses": [

@@ -13,7 +13,7 @@ import signal
 import sys
 import time
 
-from opi_cli.agent.events import AgentEvent, CompactionEnd, SessionSummary, TurnStart
+from opi_cli.agent.events import AgentEvent, CompactionEnd, PermissionDenied, SessionSummary, TurnStart
 from opi_cli.ai.types import AssistantMessage, ImageContent, Usage
 from opi_cli.cli.event_stream import EventWriter
 from opi_cli.cli.failures import STDOUT, output_error, write_stdout
@@ -40,6 +40,8 @@ async def run_noninteractive(
             turns += 1
         elif isinstance(ev, CompactionEnd) and ev.reason == "overflow" and ev.error_message and not ev.will_retry:
             compaction_error = ev.error_message
+        elif isinstance(ev, PermissionDenied) and not json_mode:  # --json has it as an event
+            sys.stderr.write(f"opi: {ev.tool_name} call refused: {ev.reason}\n")
         elif ev.type == "message_end":
             m = ev.message
             if isinstance(m, AssistantMessage):
