@@ -302,7 +302,7 @@ class PermissionDenied:
             "type": self.type,
             "toolCallId": self.tool_call_id,
             "toolName": self.tool_name,
-            "args": self.args,  # type: ignore[dict-item]
+            "args": dict(self.args),
             "reason": self.reason,
             "deniedBy": self.denied_by,
         }

@@ -74,7 +74,7 @@ class Trust:
 def _choice(value: object, allowed: tuple[str, ...], what: str, where: str) -> str:
     if value not in allowed:
         raise ConfigError(f"{where}: {what} must be one of {', '.join(allowed)} (got {value!r})")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def approval_mode(opts: RunOptions, settings: Settings, *, interactive: bool) -> ApprovalMode:
