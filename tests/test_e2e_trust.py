@@ -91,8 +91,8 @@ def test_auto_headless_lets_edits_inside_the_folder_run_and_refuses_outside(work
     outside = tmp_path / "outside.txt"
     script = {"responses": [
         {"steps": [{"tool_call": {"name": "write", "id": "w1", "arguments": {"path": "in.txt", "content": "in\n"}}},
-                   {"tool_call": {"name": "write", "id": "w2", "arguments": {"path": str(outside), "content": "x"}}},
-                   {"tool_call": {"name": "read", "id": "r1", "arguments": {"path": "in.txt"}}}]},
+                   {"tool_call": {"name": "write", "id": "w2", "arguments": {"path": str(outside), "content": "x"}}}]},
+        {"steps": [{"tool_call": {"name": "read", "id": "r1", "arguments": {"path": "in.txt"}}}]},
         {"steps": [{"text": "ok"}]},
     ]}
     with MockLLM(script) as srv:
@@ -128,7 +128,7 @@ def test_bad_approval_values_exit_2(workdir: Path, opi_home: Path) -> None:
     assert proc.returncode == 2 and "Unknown --approval 'sometimes'" in proc.stderr and "Traceback" not in proc.stderr
     settings(opi_home, defaultApproval="never")
     proc = run_opi(["-p", "--base-url", "http://127.0.0.1:9/v1", "--api-key", "x", "hi"], cwd=workdir)
-    assert proc.returncode == 2 and "defaultApproval must be one of yolo, auto, read-only" in proc.stderr
+    assert proc.returncode == 2 and "settings.json:1: defaultApproval: must be one of yolo, auto, read-only" in proc.stderr
 
 
 # -- rules -------------------------------------------------------------------------------------
@@ -174,7 +174,7 @@ def test_a_malformed_rule_is_a_clear_error_naming_the_file(workdir: Path, opi_ho
     assert "Traceback" not in proc.stderr
     settings(opi_home, permissions={"allow": "Bash"})
     proc = run_opi(["-p", "--base-url", "http://127.0.0.1:9/v1", "--api-key", "x", "hi"], cwd=workdir)
-    assert proc.returncode == 2 and "permissions.allow must be a list of rule strings" in proc.stderr
+    assert proc.returncode == 2 and "settings.json:1: permissions.allow: must be a list" in proc.stderr
 
 
 # -- sandbox -----------------------------------------------------------------------------------
@@ -339,4 +339,4 @@ def test_bad_ceilings_exit_2(workdir: Path, opi_home: Path) -> None:
     assert proc.returncode == 2 and "--max-cost must be a positive number" in proc.stderr
     settings(opi_home, maxCostUsd="lots")
     proc = run_opi(["-p", "--base-url", "http://127.0.0.1:9/v1", "--api-key", "x", "hi"], cwd=workdir)
-    assert proc.returncode == 2 and "maxCostUsd must be a positive number" in proc.stderr
+    assert proc.returncode == 2 and "settings.json:1: maxCostUsd: must be a number" in proc.stderr

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from opi_cli.ai.types import THINKING_LEVELS
+from opi_cli.tools.trust_modes import APPROVAL_MODES, SANDBOX_MODES
 
 __all__ = ["SETTINGS_PROPERTIES", "settings_schema"]
 
@@ -38,6 +39,14 @@ SETTINGS_PROPERTIES: dict[str, Any] = {
     },
     "theme": {"type": "string"},
     "hideThinkingBlock": {"type": "boolean"},
+    # trust (docs/trust.md); the rules themselves are parsed by cli/trust.py
+    "defaultApproval": {"enum": list(APPROVAL_MODES)},
+    "sandbox": {"enum": list(SANDBOX_MODES)},
+    "maxCostUsd": {"type": "number", "exclusiveMinimum": 0},
+    "permissions": {
+        "type": "object",
+        "properties": {k: {"type": "array", "items": {"type": "string"}} for k in ("allow", "ask", "deny")},
+    },
 }
 
 

@@ -71,13 +71,8 @@ class Trust:
         return None if self.sandbox is None or self.sandbox.available else self.sandbox.describe()
 
 
-def _choice(value: object, allowed: tuple[str, ...], what: str, where: str) -> str:
-    if value not in allowed:
-        raise ConfigError(f"{where}: {what} must be one of {', '.join(allowed)} (got {value!r})")
-    return value
-
-
 def approval_mode(opts: RunOptions, settings: Settings, *, interactive: bool) -> ApprovalMode:
+    """``--approval``, else ``defaultApproval`` (checked by the settings schema), else by front end."""
     if opts.approval is not None:
         if opts.approval not in APPROVAL_MODES:
             raise UsageError(f"Unknown --approval {opts.approval!r}. Use one of: {', '.join(APPROVAL_MODES)}.")
@@ -85,52 +80,40 @@ def approval_mode(opts: RunOptions, settings: Settings, *, interactive: bool) ->
     value = settings.get("defaultApproval")
     if value is None:
         return "auto" if interactive else "yolo"
-    return cast(ApprovalMode, _choice(value, APPROVAL_MODES, "defaultApproval", "settings"))
+    return cast(ApprovalMode, value)
 
 
 def sandbox_mode(opts: RunOptions, settings: Settings) -> SandboxMode:
+    """``--sandbox``, else the ``sandbox`` setting (checked by the settings schema), else off."""
     if opts.sandbox is not None:
         if opts.sandbox not in SANDBOX_MODES:
             raise UsageError(f"Unknown --sandbox {opts.sandbox!r}. Use one of: {', '.join(SANDBOX_MODES)}.")
         return opts.sandbox
-    return cast(SandboxMode, _choice(settings.get("sandbox", "off"), SANDBOX_MODES, "sandbox", "settings"))
+    return cast(SandboxMode, settings.get("sandbox", "off"))
 
 
 def max_cost(opts: RunOptions, settings: Settings) -> float | None:
+    """``--max-cost``, else ``maxCostUsd`` (a positive number, checked by the settings schema)."""
     if opts.max_cost is not None:
         if not opts.max_cost > 0:
             raise UsageError(f"--max-cost must be a positive number of US dollars (got {opts.max_cost}).")
         return opts.max_cost
     value = settings.get("maxCostUsd")
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ConfigError(f"settings: maxCostUsd must be a positive number of US dollars (got {value!r})")
-    return float(value)
+    return None if value is None else float(value)
 
 
 _KINDS = ("allow", "ask", "deny")
 
 
 def _rule_texts(settings: Settings) -> list[tuple[str, str, Path, str | None]]:
-    """(kind, text, file, base folder) of every rule in the user's and the project's file.
-
-    Raises:
-        ConfigError: ``permissions`` is not an object of string lists (names the file).
-    """
+    """(kind, text, file, base folder) of every rule in the user's and the project's file
+    (their shape was checked against the settings schema when the settings were loaded)."""
     found: list[tuple[str, str, Path, str | None]] = []
     for path, base in ((settings.home / "settings.json", None), (settings.cwd / ".opi" / "settings.json",
                                                                  str(settings.cwd))):
-        perms = (load_json_file(path) or {}).get("permissions")
-        if perms is None:
-            continue
-        if not isinstance(perms, dict):
-            raise ConfigError(f"{path}: permissions must be an object with allow, ask and deny lists")
+        perms = (load_json_file(path) or {}).get("permissions") or {}
         for kind in _KINDS:
-            texts = perms.get(kind, [])
-            if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
-                raise ConfigError(f"{path}: permissions.{kind} must be a list of rule strings")
-            found += [(kind, t, path, base) for t in texts]
+            found += [(kind, t, path, base) for t in perms.get(kind, [])]
     return found
 
 

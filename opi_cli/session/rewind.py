@@ -110,7 +110,8 @@ async def _restore(session: AgentSession, plan: dict[str, FileSnapshot], blobs: 
                     report.deleted.append(path)
                 continue
             content = await blobs.get(snap.before)
-            await asyncio.to_thread(write_atomic, path, content, mode=snap.mode)
+            # through a symlink to the file it names, as edit and write change it
+            await asyncio.to_thread(write_atomic, os.path.realpath(path), content, mode=snap.mode)
             report.restored.append(path)
         except OSError as exc:
             report.failed.append((path, exc.strerror or str(exc)))

@@ -132,12 +132,17 @@ def test_edit_outside_the_folder_shows_its_diff(start_repl: Any, workdir: Path, 
     target = tmp_path / "elsewhere.py"
     target.write_text("def f():\n    return 1\n")
     script = {"responses": [
+        {"steps": [{"tool_call": {"name": "read", "id": "r1", "arguments": {"path": str(target)}}}],
+         "when_last_user_contains": "FIX"},
         {"steps": [{"tool_call": {"name": "edit", "id": "e1", "arguments": {
             "path": str(target), "oldText": "return 1", "newText": "return 2"}}}], "when_last_user_contains": "FIX"},
         reply("fixed", "FIX"),
     ]}
     drv, _ = start_repl(script)
     drv.type_line("FIX")
+    drv.wait_for("Allow read?")  # a read outside the folder asks too
+    assert "read outside the working folder" in drv.screen_text()
+    drv.send("y")
     drv.wait_for("Allow edit?")
     screen = drv.screen_text()
     assert "edit outside the working folder" in screen
@@ -189,6 +194,8 @@ ORIGINAL = b"\xef\xbb\xbfalpha\r\nbeta\xfe\r\n"
 
 def two_turns_of_edits() -> dict[str, Any]:
     return {"responses": [
+        {"steps": [{"tool_call": {"name": "read", "id": "r1", "arguments": {"path": "a.txt"}}}],
+         "when_last_user_contains": "FIRST"},
         {"steps": [{"tool_call": {"name": "edit", "id": "e1", "arguments": {
             "path": "a.txt", "oldText": "alpha", "newText": "ALPHA"}}},
                    {"tool_call": {"name": "write", "id": "w1", "arguments": {"path": "new.txt", "content": "new\n"}}}],

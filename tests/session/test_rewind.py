@@ -29,7 +29,7 @@ def write(call_id: str, path: str, content: str) -> FauxToolCall:
 
 
 async def open_session(store: JsonlStore, proj: Path, responses: list[Any], ref: str | None = None) -> AgentSession:
-    tools = create_builtin_tools(str(proj))
+    tools = create_builtin_tools(str(proj), edit_needs_read=False)  # no read tool here
     recorder = SnapshotRecorder(lambda t, a: changed_paths(t, a, str(proj)), MemoryBlobStore())
     agent = Agent(AgentOptions(model=faux_model(), provider=FauxProvider(responses),
                                tools=[tools["edit"], tools["write"]], hooks=recorder.hooks()))
@@ -154,4 +154,20 @@ async def test_a_failing_edit_still_records_a_harmless_snapshot_and_no_file_appe
     point, report = await undo_last_turn(session, blob_store_for(session.session_file, MemoryBlobStore()))
     assert point is not None and report.count == 0 and not report.failed
     assert not (proj / "missing.txt").exists()
+    await session.close()
+
+
+async def test_undo_writes_through_a_symlink_and_keeps_it(tmp_path: Path) -> None:
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "real.txt").write_text("before\n")
+    os.symlink("real.txt", proj / "link.txt")
+    store = JsonlStore(tmp_path / "sessions")
+    session = await open_session(store, proj, [
+        FauxResponse(tool_calls=[edit("e1", "link.txt", "before", "after")]), FauxResponse(text="ok"),
+    ])
+    await session.prompt("change it")
+    assert (proj / "real.txt").read_text() == "after\n"
+    await undo_last_turn(session, blob_store_for(session.session_file, MemoryBlobStore()))
+    assert os.path.islink(proj / "link.txt") and (proj / "real.txt").read_text() == "before\n"
     await session.close()

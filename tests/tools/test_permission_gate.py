@@ -28,7 +28,7 @@ class Scripted:
 
 async def run(cwd: Path, calls: list[FauxToolCall], gate: PermissionGate) -> tuple[list[ToolResultMessage],
                                                                                   list[PermissionDenied]]:
-    tools = create_builtin_tools(str(cwd))
+    tools = create_builtin_tools(str(cwd), edit_needs_read=False)  # the scripts edit without reading
     responses = [FauxResponse(tool_calls=[c]) for c in calls] + [FauxResponse(text="done")]
     agent = Agent(AgentOptions(model=faux_model(), provider=FauxProvider(responses),
                                tools=list(tools.values()), hooks=gate.hooks()))
