@@ -15,6 +15,7 @@ import pytest
 from opi_cli._util.abort import AbortController
 from opi_cli.tools import BashTool, LocalFileOps, LocalShellOps
 from opi_cli.tools.sandbox import SandboxedShellOps, SandboxStatus, bwrap_argv, probe_sandbox, temp_dirs
+from tests.repl.test_repl_pty import _sleepers
 
 
 async def working(mode: str, cwd: Path) -> SandboxStatus:
@@ -71,19 +72,6 @@ async def test_read_only_writes_nowhere(tmp_path: Path) -> None:
     assert err and "Read-only file system" in text and not (tmp_path / "inside.txt").exists()
     err, text = await run(tool, "cat /etc/hostname > /dev/null && echo READ")
     assert not err and "READ" in text
-
-
-def _sleepers(marker: str) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                cmd = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if cmd[:2] == [b"sleep", marker.encode()]:
-                found.append(int(entry))
-    return found
 
 
 async def test_abort_kills_the_sandboxed_process_tree(tmp_path: Path) -> None:
