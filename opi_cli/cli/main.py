@@ -16,6 +16,7 @@ import typer
 
 from opi_cli import __version__
 from opi_cli.ai.types import ImageContent
+from opi_cli.cli.mcp_cli import mcp_app
 from opi_cli.cli.options import SESSION_PARAM, RunOptions, with_common_options
 from opi_cli.cli.settings import Settings
 from opi_cli.errors import OpiError, UsageError
@@ -144,6 +145,7 @@ def _guarded(opts: RunOptions) -> int:
 
 sessions_app = typer.Typer(help="List and check sessions.", invoke_without_command=True, add_completion=False)
 app.add_typer(sessions_app, name="sessions")
+app.add_typer(mcp_app, name="mcp")
 
 
 def _console() -> Any:
