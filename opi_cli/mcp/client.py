@@ -180,10 +180,13 @@ class McpClient:
         remove = signal.add_callback(aborted) if signal is not None else (lambda: None)
         try:
             await self.transport.send({"jsonrpc": "2.0", "id": rid, "method": method, "params": body})
-            return await asyncio.wait_for(asyncio.shield(future), timeout)
-        except TimeoutError:
-            await self._cancel(rid, "timed out")
-            raise RequestTimeout(f"no answer to {method} within {timeout:g} s") from None
+            # asyncio.wait, not wait_for: on 3.11 wait_for loses a cancellation that arrives
+            # just as the reply (or the connection's failure) does
+            done, _ = await asyncio.wait({future}, timeout=timeout)
+            if not done:
+                await self._cancel(rid, "timed out")
+                raise RequestTimeout(f"no answer to {method} within {timeout:g} s")
+            return future.result()
         except RequestAborted as exc:
             await self._cancel(rid, str(exc) or "aborted")
             raise

@@ -106,7 +106,7 @@ class McpManager:
     async def restart(self, name: str) -> bool:
         """Stop and start a server now, whatever its backoff; True if it came up."""
         slot = self._slot(name)
-        client, slot.client = slot.client, None
+        client, slot.client = slot.client, None  # the watcher stays silent: this stop is wanted
         if client is not None:
             await client.close()
         slot.next_attempt = 0.0
@@ -173,8 +173,12 @@ class McpManager:
 
     async def _watch(self, slot: ServerSlot, client: McpClient) -> None:
         reason = await client.wait_closed()
+        self._lost(slot, client, reason)
+        await client.close()
+
+    def _lost(self, slot: ServerSlot, client: McpClient, reason: str) -> None:
+        """``client``'s connection has ended on its own: report it once (the watcher or the next call)."""
         if slot.client is client and not self._closing:
-            await client.close()
             self._report(slot, reason, f"stopped ({reason}); it restarts on the next call")
 
     def _report(self, slot: ServerSlot, reason: str, text: str) -> None:
@@ -266,6 +270,11 @@ class McpManager:
 
     async def _client(self, slot: ServerSlot) -> McpClient:
         """A live connection, restarting the server if it is down and its backoff allows."""
+        if slot.checking is not None and not slot.checking.done():
+            await asyncio.wait({slot.checking})  # is it hung? no new call before the verdict
+        client = slot.client
+        if client is not None and not client.is_open:
+            self._lost(slot, client, client.closed_reason or "closed")
         client = slot.live_client
         if client is not None:
             return client
@@ -314,7 +323,7 @@ class McpManager:
         except RequestAborted as exc:
             return error_result(f"The call to {tool} was cancelled ({exc}).")
         except RequestTimeout:
-            self._spawn(self._check_alive(slot, client))
+            slot.checking = self._spawn(self._check_alive(slot, client))
             return error_result(
                 f"The MCP tool {tool} (server '{server}') did not answer within {timeout:g} s; the call was "
                 "cancelled. Try again, or with a smaller request."
@@ -330,7 +339,7 @@ class McpManager:
         return tool_result(result, server, tool)
 
     async def _heartbeat(self, client: McpClient) -> None:
-        while True:
+        while client.is_open:
             await asyncio.sleep(self.options.heartbeat_s)
             with contextlib.suppress(McpError, RequestTimeout, TransportClosed):
                 await client.request("ping", timeout=_PING_S)
@@ -343,11 +352,10 @@ class McpManager:
             return  # an error reply means it is alive; a closed one is the watcher's to report
         except RequestTimeout:
             if slot.client is client:
-                slot.client = None
-                await client.close()
                 self._report(slot, "stopped answering (a call timed out and a ping got no answer)",
                              "stopped answering (a call timed out and a ping got no answer); "
                              "stopped it; it restarts on the next call")
+                await client.close()
 
     # -- prompts and resources ------------------------------------------------------------------
 

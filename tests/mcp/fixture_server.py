@@ -1,6 +1,6 @@
 """A real MCP server for the tests, written with the SDK's FastMCP, over stdio, streamable HTTP or SSE.
 
-Tools: ``echo``, ``add`` (structured output), ``pid``, ``picture`` (an image), ``fail``
+Tools: ``echo``, ``add`` (structured output), ``getenv``, ``pid``, ``picture`` (an image), ``fail``
 (``isError``), ``crash`` (the process exits mid-call), ``sleepy`` (never answers, the
 server stays responsive), ``freeze`` (blocks the whole server), ``garbage`` (writes a line
 that is not JSON on stdout), ``grow`` (adds the tool ``extra`` and sends
@@ -8,10 +8,11 @@ that is not JSON on stdout), ``grow`` (adds the tool ``extra`` and sends
 Prompt ``review(code, focus)``; resource ``notes://today``.
 
     python -m tests.mcp.fixture_server [--transport stdio|http|sse] [--port-file F] [--name N]
-        [--exit-at-start CODE] [--stderr TEXT] [--cancel-log F]
+        [--exit-at-start CODE] [--stderr TEXT] [--cancel-log F] [--delay-start SECONDS]
 
 Over HTTP it binds 127.0.0.1 on a free port and writes the port to ``--port-file``.
-``--cancel-log``: ``sleepy`` appends a JSON line there when the client's cancellation stops it.
+``--cancel-log``: ``sleepy`` appends a JSON line there when it starts and when the client's
+cancellation stops it.
 """
 
 from __future__ import annotations
@@ -49,6 +50,11 @@ def build(name: str, cancel_log: str | None) -> FastMCP:
         return {"sum": a + b}
 
     @server.tool()
+    def getenv(name: str) -> str:
+        """The value of an environment variable of the server process."""
+        return os.environ.get(name, "<unset>")
+
+    @server.tool()
     def pid() -> str:
         """This server's process id."""
         return str(os.getpid())
@@ -73,6 +79,9 @@ def build(name: str, cancel_log: str | None) -> FastMCP:
     @server.tool()
     async def sleepy() -> str:
         """Never answers (the server itself stays responsive)."""
+        if cancel_log:
+            with open(cancel_log, "a") as fh:
+                fh.write(json.dumps({"started": "sleepy"}) + "\n")
         try:
             await anyio.sleep(3600)
         except anyio.get_cancelled_exc_class():
@@ -159,11 +168,13 @@ def main() -> None:
     p.add_argument("--exit-at-start", type=int)
     p.add_argument("--stderr", default="fixture server starting")
     p.add_argument("--cancel-log")
+    p.add_argument("--delay-start", type=float, default=0.0)
     a = p.parse_args()
     sys.stderr.write(a.stderr + "\n")
     sys.stderr.flush()
     if a.exit_at_start is not None:
         sys.exit(a.exit_at_start)
+    time.sleep(a.delay_start)
     server = build(a.name, a.cancel_log)
     if a.transport == "stdio":
         server.run("stdio")
