@@ -234,7 +234,7 @@ async def test_stdio_start_failures_say_what_is_wrong(tmp_path: Path) -> None:
     with pytest.raises(TransportClosed, match="command not found: no-such-binary-xyz"):
         await missing.start()
     bad_cwd = StdioTransport("true", env={}, cwd=str(tmp_path / "nope"), log_path=tmp_path / "c.log")
-    with pytest.raises(TransportClosed, match="working folder .* does not exist"):
+    with pytest.raises(TransportClosed, match=r"working folder .* does not exist"):
         await bad_cwd.start()
     exits = _script_transport(tmp_path, "import sys; sys.exit(4)")
     await exits.start()
