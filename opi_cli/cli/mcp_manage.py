@@ -119,7 +119,7 @@ def _target(raw: Any) -> tuple[str, str]:
 def list_servers(settings: Settings, *, check: bool) -> int:
     """``opi mcp list``: every configured server, its scope, how it runs, and whether it answers."""
     servers, warnings = configured_servers(settings)
-    console = Console(soft_wrap=False, highlight=False)
+    console = Console(soft_wrap=True, highlight=False)
     for warning in warnings:
         console.print(Text(warning, style="yellow"))
     if not servers:
@@ -141,7 +141,7 @@ def show_server(settings: Settings, name: str) -> int:
     server = next((s for s in servers if s.name == name), None)
     if server is None:
         raise UsageError(f"No MCP server named '{name}'. `opi mcp list` shows the configured ones.")
-    console = Console(soft_wrap=False, highlight=False)
+    console = Console(soft_wrap=True, highlight=False)
     kind, target = _target(server.raw)
     console.print(Text(name, style="bold"))
     console.print(f"  scope: {server.scope} ({server.path})")
