@@ -113,7 +113,7 @@ class McpManager:
         return await self._begin(slot)
 
     async def aclose(self) -> None:
-        """Stop every server and background task."""
+        """Stop every server and background task (``start`` may be called again afterwards)."""
         self._closing = True
         tasks = list(self._tasks)
         for task in tasks:
@@ -123,6 +123,7 @@ class McpManager:
         for slot in self._slots.values():
             slot.client, slot.state = None, "stopped"
         await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+        self._closing, self._waited = False, False  # start() may bring them up again
 
     def _spawn(self, work: Awaitable[object]) -> asyncio.Task[object]:
         task: asyncio.Task[object] = asyncio.ensure_future(work)
