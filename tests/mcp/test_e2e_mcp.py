@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import run_opi
+from tests.conftest import ROOT, run_opi
 from tests.mcp.conftest import (
     HttpServer,
     events,
@@ -232,3 +232,19 @@ def test_no_events_change_without_mcp(workdir: Path) -> None:
     assert proc.returncode == 0 and proc.stderr == ""
     assert not any(n.startswith("mcp__") for n in names)
     assert [e["type"] for e in events(proc.stdout)][-1] == "session_summary"
+
+
+def test_the_readme_example_works(opi_home: Path) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## External tools (MCP)")[1].split("```json\n")[1].split("```")[0]
+    write_settings(opi_home, {"notes": json.loads(block)["mcpServers"]["notes"]})
+    script = {"responses": [_call("mcp__notes__add_note", {"text": "meeting at 3pm"}, "n"),
+                            {"steps": [{"text": "saved"}]}, {"steps": [{"text": "empty list"}]}]}
+    with MockLLM(script) as srv:
+        first = run_opi(["-p", *llm_args(srv.base_url), "remember that the meeting moved to 3pm"], cwd=ROOT)
+        second = run_opi(["-p", *llm_args(srv.base_url), "@notes:notes://all", "what is on my list?"], cwd=ROOT)
+        requests = srv.requests
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert first.stdout == "saved\n" and second.stdout == "empty list\n"
+    assert requests[1]["body"]["messages"][-1]["content"] == "Saved note #1: meeting at 3pm"
+    assert "(no notes yet)" in requests[2]["body"]["messages"][-1]["content"]
