@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,27 +11,8 @@ import pytest
 
 from tests.mcp.conftest import stdio_entry, tool_names, write_settings
 from tests.mock_llm import MockLLM
-from tests.repl.driver import ReplDriver, chat_args
 
 pytestmark = pytest.mark.pty
-
-
-@pytest.fixture
-def start_repl(workdir: Path) -> Iterator[Any]:
-    started: list[tuple[ReplDriver, MockLLM]] = []
-
-    def start(script: dict[str, Any]) -> tuple[ReplDriver, MockLLM]:
-        srv = MockLLM(script)
-        srv.__enter__()
-        drv = ReplDriver(chat_args(srv), workdir, rows=40, cols=120)
-        started.append((drv, srv))
-        drv.wait_ready()
-        return drv, srv
-
-    yield start
-    for drv, srv in started:
-        drv.close()
-        srv.__exit__(None, None, None)
 
 
 def _last_user(srv: MockLLM) -> str:
@@ -43,7 +23,7 @@ def test_mcp_command_prompts_and_resources(start_repl: Any, opi_home: Path) -> N
     write_settings(opi_home, {"fx": stdio_entry(), "missing": {"command": "no-such-mcp-binary-q"}})
     script = {"responses": [{"steps": [{"text": "first answer"}]}, {"steps": [{"text": "reviewed"}]},
                             {"steps": [{"text": "noted"}]}]}
-    drv, srv = start_repl(script)
+    drv, srv = start_repl(script, rows=40, cols=120)
     drv.type_line("hello")  # the first request waits for the servers to start
     drv.wait_for("first answer", timeout=120)
     assert "mcp__fx__echo" in tool_names(srv.requests[0])
@@ -71,7 +51,7 @@ def test_a_project_server_is_asked_about_once(start_repl: Any, workdir: Path, op
     (workdir / ".mcp.json").write_text(json.dumps({"mcpServers": {
         "tiny": stdio_entry(module="tests.mcp.tiny_server")}}))
     script = {"responses": [{"steps": [{"text": "with tiny"}]}]}
-    drv, srv = start_repl(script)
+    drv, srv = start_repl(script, rows=40, cols=120)
     drv.wait_for("asks to start the MCP server 'tiny'")
     assert "Yes, and remember for this folder" in drv.screen_text()
     drv.type_line("1")
@@ -85,7 +65,7 @@ def test_a_project_server_is_asked_about_once(start_repl: Any, workdir: Path, op
     drv.send("\x04")
     assert drv.wait_exit() == 0
     # asked once: the next start has the server without a question
-    drv2, _ = start_repl({"responses": [{"steps": [{"text": "again"}]}]})
+    drv2, _ = start_repl({"responses": [{"steps": [{"text": "again"}]}]}, rows=40, cols=120)
     drv2.type_line("/mcp")
     drv2.wait_for("tiny")
     assert "asks to start" not in drv2.screen_text()
