@@ -16,7 +16,6 @@ import typer
 
 from opi_cli import __version__
 from opi_cli.ai.types import ImageContent
-from opi_cli.cli.mcp_cli import mcp_app
 from opi_cli.cli.options import SESSION_PARAM, RunOptions, with_common_options
 from opi_cli.cli.settings import Settings
 from opi_cli.errors import OpiError, UsageError
@@ -145,7 +144,16 @@ def _guarded(opts: RunOptions) -> int:
 
 sessions_app = typer.Typer(help="List and check sessions.", invoke_without_command=True, add_completion=False)
 app.add_typer(sessions_app, name="sessions")
-app.add_typer(mcp_app, name="mcp")
+
+
+@app.command("mcp", add_help_option=False,
+             context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def mcp_command(ctx: typer.Context) -> None:
+    """Manage MCP servers (external tools): list, get, add, remove, approve, deny."""
+    # listed here for --help; entry.main runs `opi mcp` itself (its commands are built only then)
+    from opi_cli.cli.mcp_cli import run_mcp
+
+    run_mcp(list(ctx.args))
 
 
 def _console() -> Any:

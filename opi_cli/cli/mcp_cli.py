@@ -15,9 +15,16 @@ import typer
 from opi_cli.cli.settings import Settings
 from opi_cli.errors import OpiError
 
-__all__ = ["mcp_app"]
+__all__ = ["mcp_app", "run_mcp"]
 
-mcp_app = typer.Typer(help="Manage MCP servers (external tools).", no_args_is_help=True, add_completion=False)
+mcp_app = typer.Typer(
+    help="Manage MCP servers (external tools).",
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
 
 
 def _run(work: Callable[[Settings], int]) -> None:
@@ -89,3 +96,8 @@ def deny_command(names: Annotated[list[str], typer.Argument(help="Project server
     from opi_cli.cli.mcp_manage import answer
 
     _run(lambda s: answer(s, names, approved=False))
+
+
+def run_mcp(argv: list[str]) -> None:
+    """``opi mcp ARGS...`` (the entry point routes here directly, so ``--`` reaches ``add``)."""
+    mcp_app(args=argv, prog_name="opi mcp")
