@@ -17,21 +17,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from opi_cli.cli.settings import Settings, load_json_file
 from opi_cli.errors import ConfigError
 
-if TYPE_CHECKING:
-    from opi_cli.agent.agent import Agent
-    from opi_cli.cli.mcp_runtime import McpHost
-
 __all__ = [
-    "REFERENCE",
     "Approval",
     "ConfiguredServer",
     "Scope",
@@ -41,11 +35,7 @@ __all__ = [
     "mcp_timeouts",
     "record_approval",
     "scope_file",
-    "start_mcp",
 ]
-
-REFERENCE = re.compile(r"(?<!\S)@([A-Za-z0-9_-]+):([A-Za-z][A-Za-z0-9+.-]*://\S*)")
-"""``@server:scheme://path``: an MCP resource to attach to a prompt (Claude Code's syntax)."""
 
 Scope = Literal["user", "project", "local"]
 Approval = Literal["approved", "denied", "ask"]
@@ -110,16 +100,6 @@ def configured_servers(settings: Settings) -> tuple[list[ConfiguredServer], list
         for name, raw in entries.items():
             found[name] = ConfiguredServer(name, raw, scope, path)
     return list(found.values()), warnings
-
-
-def start_mcp(settings: Settings, agent: Agent) -> McpHost | None:
-    """Start this folder's MCP servers for ``agent`` (None, and nothing loaded, when there are none)."""
-    servers, warnings = configured_servers(settings)
-    if not servers and not warnings:
-        return None
-    from opi_cli.cli.mcp_runtime import open_mcp  # the MCP client loads only when a server is configured
-
-    return open_mcp(settings, agent, servers, warnings)
 
 
 def _approvals_path(settings: Settings) -> Path:

@@ -8,7 +8,7 @@ stderr for ``-p``/``--json``, above the input in the REPL (after :meth:`McpHost.
 Project servers that are not approved yet are asked about once in the REPL; a headless
 run skips them and says how to approve them.
 
-This module loads the MCP client; :func:`~opi_cli.cli.mcp_config.start_mcp` imports it
+This module loads the MCP client; :func:`~opi_cli.cli.mcp_start.start_mcp` imports it
 only when some server is configured.
 """
 
@@ -28,7 +28,8 @@ from opi_cli.agent.hooks import AgentHooks, compose_hooks
 from opi_cli.agent.messages import AgentMessage
 from opi_cli.ai.types import ImageContent
 from opi_cli.cli.commands import Host
-from opi_cli.cli.mcp_config import REFERENCE, ConfiguredServer, approval_of, mcp_timeouts, record_approval
+from opi_cli.cli.mcp_config import ConfiguredServer, approval_of, mcp_timeouts, record_approval
+from opi_cli.cli.mcp_start import REFERENCE
 from opi_cli.cli.settings import Settings
 from opi_cli.errors import ConfigError, OpiError
 from opi_cli.mcp import (

@@ -29,7 +29,7 @@ from opi_cli.ai.resolve import (
 )
 from opi_cli.ai.stream import ApiProvider
 from opi_cli.ai.types import THINKING_LEVELS, ImageContent, ThinkingLevel
-from opi_cli.cli.mcp_config import REFERENCE, start_mcp
+from opi_cli.cli.mcp_start import REFERENCE, start_mcp
 from opi_cli.cli.options import RunOptions
 from opi_cli.cli.settings import Settings
 from opi_cli.cli.system_prompt import SystemPromptInputs, build_system_prompt, text_or_file
@@ -274,7 +274,7 @@ async def _assemble(
             messages=list(ctx.messages) if ctx is not None else [],
         )
     )
-    mcp = start_mcp(settings, agent)  # None when no MCP server is configured
+    mcp = None if opts.no_tools else start_mcp(settings, agent)  # None when no MCP server is configured
     session = await create_agent_session(agent, writer, record_settings=is_new, compaction=_compaction(settings))
     return Runtime(settings, registry, model, session, tools, [client, *([mcp] if mcp else [])], store, mcp)
 

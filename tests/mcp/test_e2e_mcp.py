@@ -248,3 +248,11 @@ def test_the_readme_example_works(opi_home: Path) -> None:
     assert first.stdout == "saved\n" and second.stdout == "empty list\n"
     assert requests[1]["body"]["messages"][-1]["content"] == "Saved note #1: meeting at 3pm"
     assert "(no notes yet)" in requests[2]["body"]["messages"][-1]["content"]
+
+
+def test_no_tools_starts_no_server(workdir: Path, opi_home: Path) -> None:
+    write_settings(opi_home, {"tiny": stdio_entry(module="tests.mcp.tiny_server")})
+    proc, requests = _run(workdir, {"responses": [{"steps": [{"text": "bare"}]}]}, "--no-tools")
+    assert proc.returncode == 0, proc.stderr
+    assert "tools" not in requests[0]["body"] or not requests[0]["body"]["tools"]
+    assert not (opi_home / "logs" / "mcp" / "tiny.log").exists()
