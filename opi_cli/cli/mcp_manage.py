@@ -33,7 +33,7 @@ from opi_cli.errors import ConfigError, UsageError
 __all__ = ["add_server", "answer", "list_servers", "remove_server", "show_server"]
 
 _CHECK_S = 10.0
-_SCOPES = ("user", "project", "local")
+_SCOPES: tuple[Scope, ...] = ("user", "project", "local")
 
 
 class _AnyVariable(Mapping[str, str]):
@@ -50,10 +50,11 @@ class _AnyVariable(Mapping[str, str]):
 
 
 def _scope(value: str) -> Scope:
-    if value not in _SCOPES:
-        raise UsageError(f"Unknown scope {value!r}: use user (~/.opi/settings.json), project (.mcp.json) or local "
-                         "(.opi/settings.json).")
-    return value  # type: ignore[return-value]
+    for scope in _SCOPES:
+        if value == scope:
+            return scope
+    raise UsageError(f"Unknown scope {value!r}: use user (~/.opi/settings.json), project (.mcp.json) or local "
+                     "(.opi/settings.json).")
 
 
 def _check(settings: Settings, servers: list[ConfiguredServer]) -> dict[str, Any]:  # name -> ServerStatus | error
@@ -220,7 +221,7 @@ def _names(settings: Settings, scope: Scope) -> set[str]:
 
 def remove_server(settings: Settings, name: str, *, scope: str | None) -> int:
     """``opi mcp remove``: drop the entry from the one file that has it (every other key is kept)."""
-    scopes = [_scope(scope)] if scope else [_scope(s) for s in _SCOPES]
+    scopes = [_scope(scope)] if scope else list(_SCOPES)
     holders = [s for s in scopes if name in _names(settings, s)]
     if not holders:
         files = ", ".join(str(scope_file(settings, s)) for s in scopes)

@@ -21,9 +21,10 @@ import asyncio
 import contextlib
 import math
 import os
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 from opi_cli._util.abort import AbortSignal
 from opi_cli._util.jsonio import JsonValue
@@ -40,6 +41,7 @@ from opi_cli.mcp.transport import Transport, TransportClosed
 __all__ = ["McpManager", "McpOptions", "McpUnavailable", "TransportFactory"]
 
 TransportFactory = Callable[[McpServerConfig, Path], Transport]
+T = TypeVar("T")
 _PING_S = 5.0
 _REFRESH_WAIT_S = 10.0
 
@@ -125,8 +127,8 @@ class McpManager:
         await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
         self._closing, self._waited = False, False  # start() may bring them up again
 
-    def _spawn(self, work: Awaitable[object]) -> asyncio.Task[object]:
-        task: asyncio.Task[object] = asyncio.ensure_future(work)
+    def _spawn(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
@@ -135,8 +137,7 @@ class McpManager:
         """The running start attempt of ``slot``, or a new one."""
         if slot.connecting is None or slot.connecting.done():
             slot.state = "starting"
-            slot.connecting = self._spawn(self._connect(slot))  # type: ignore[assignment]
-        assert slot.connecting is not None
+            slot.connecting = self._spawn(self._connect(slot))
         return slot.connecting
 
     async def _connect(self, slot: ServerSlot) -> bool:
@@ -150,13 +151,10 @@ class McpManager:
             slot.info = await client.connect(opts.connect_timeout_s)
             specs = await self._list(client, "tools")
             prompts = await self._list(client, "prompts")
-        except (TransportClosed, McpError, RequestTimeout) as exc:
-            await client.close()
-            self._report(slot, str(exc), f"failed to start ({exc})")
-            return False
         except Exception as exc:  # a boundary like running a tool: a broken server never stops the run
             await client.close()
-            reason = f"{type(exc).__name__}: {exc}"
+            known = isinstance(exc, TransportClosed | McpError | RequestTimeout)
+            reason = str(exc) if known else f"{type(exc).__name__}: {exc}"
             self._report(slot, reason, f"failed to start ({reason})")
             return False
         slot.client, slot.state, slot.last_error = client, "ready", None
@@ -233,8 +231,8 @@ class McpManager:
             task = self._spawn(self._refresh(slot, client, "prompts"))
         else:
             return
-        slot.refreshing.add(task)  # type: ignore[arg-type]
-        task.add_done_callback(slot.refreshing.discard)  # type: ignore[arg-type]
+        slot.refreshing.add(task)
+        task.add_done_callback(slot.refreshing.discard)
 
     async def _refresh(self, slot: ServerSlot, client: McpClient, what: str) -> None:
         try:

@@ -78,7 +78,7 @@ class ServerSlot:
     failures: int = 0
     next_attempt: float = 0.0
     connecting: asyncio.Task[bool] | None = None
-    checking: asyncio.Task[object] | None = None  # a ping after a timed-out call: is it hung?
+    checking: asyncio.Task[None] | None = None  # a ping after a timed-out call: is it hung?
     refreshing: set[asyncio.Task[None]] = field(default_factory=set)
 
     @property
