@@ -160,7 +160,7 @@ class McpHost:
         blocks: list[str] = []
         extra: list[ImageContent] = []
         for match in REFERENCE.finditer(text):
-            server, uri = match.group(1), match.group(2)
+            server, uri = match.group(1), match.group(2).rstrip(".,;:!?)]}'\"")  # "see @a:b://c." ends at c
             if not self.manager.has_server(server):
                 known = ", ".join(sorted(self.configured)) or "none"
                 raise OpiError(f"{match.group(0)}: no MCP server named '{server}' is running (configured: {known})")

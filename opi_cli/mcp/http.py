@@ -101,6 +101,8 @@ class HttpTransport:
                     streamable_http_client(self.url, http_client=client) as (read, write, _session_id),
                 ):
                     await self._serve(read, write)
+        except ImportError as exc:
+            self._error = f"HTTP and SSE servers need the mcp package ({exc}): pip install 'mcp>=1.24,<2'"
         except asyncio.CancelledError:
             if self._error is None:
                 self._error = "the connection was closed"

@@ -186,11 +186,12 @@ def test_env_expansion_and_results_mapping(workdir: Path, opi_home: Path) -> Non
 def test_resource_reference_in_a_prompt(workdir: Path, opi_home: Path) -> None:
     write_settings(opi_home, {"fx": stdio_entry()})
     with MockLLM({"responses": [{"steps": [{"text": "read it"}]}]}) as srv:
-        proc = run_opi(["-p", *llm_args(srv.base_url), "@fx:notes://today", "what do my notes say?"], cwd=workdir)
+        proc = run_opi(["-p", *llm_args(srv.base_url), "@fx:notes://today", "what do they say? (as in @fx:notes://today.)"],
+                       cwd=workdir)
         sent = srv.requests[0]["body"]["messages"][-1]["content"]
     assert proc.returncode == 0, proc.stderr
-    assert '<resource server="fx" uri="notes://today">\n<resource uri="notes://today"' in sent
-    assert "NOTES: water the plants" in sent and sent.rstrip().endswith("what do my notes say?")
+    assert sent.count('<resource server="fx" uri="notes://today">\n<resource uri="notes://today"') == 2
+    assert "NOTES: water the plants" in sent and sent.rstrip().endswith("what do they say? (as in @fx:notes://today.)")
 
 
 def test_a_reference_to_an_unknown_server_is_one_clear_line(workdir: Path, opi_home: Path) -> None:
