@@ -125,13 +125,13 @@ class LoopAgent:
 
     def add_tool(self, tool: Tool) -> None:
         """Offer one more tool from the next model call on (a tool of the same name is replaced)."""
-        self.options.tools = [t for t in self.options.tools if t.name != tool.name] + [tool]
+        self.set_tools([t for t in self.options.tools if t.name != tool.name] + [tool])
 
     def remove_tool(self, name: str) -> bool:
         """Stop offering the tool ``name``; False when there was none."""
         kept = [t for t in self.options.tools if t.name != name]
         removed = len(kept) != len(self.options.tools)
-        self.options.tools = kept
+        self.set_tools(kept)
         return removed
 
     def set_system_prompt(self, prompt: str) -> None:
