@@ -11,9 +11,9 @@ from opi_cli.ai.providers.faux import FauxProvider, FauxResponse, FauxToolCall, 
 
 class _Tool:
     execution_mode = "parallel"
-    parameters: dict[str, JsonValue] = {"type": "object"}
 
     def __init__(self, name: str, on_run: object = None) -> None:
+        self.parameters: dict[str, JsonValue] = {"type": "object"}
         self.name = name
         self.description = f"the {name} tool"
         self._on_run = on_run
