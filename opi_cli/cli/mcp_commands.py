@@ -95,6 +95,8 @@ def _details(mcp: McpHost, name: str) -> Text | Table:
     if found is None:
         return Text(f"No MCP server named '{name}' (/mcp lists them).", style="yellow")
     table = Table(box=None, show_header=False, padding=(0, 2, 0, 0))
+    table.add_column(no_wrap=True)
+    table.add_column(overflow="fold")  # paths and errors are shown whole
     about = f"{found.server_name} {found.server_version}".strip()
     rows: list[tuple[str, Text | str]] = [
         ("State", Text(found.state, style=_STATE_STYLE.get(found.state, ""))),

@@ -35,7 +35,8 @@ def test_mcp_command_prompts_and_resources(start_repl: Any, opi_home: Path) -> N
     drv.type_line("/mcp fx")
     drv.wait_for("/mcp__fx__review")
     shown = "\n".join(drv.all_lines())
-    assert "mcp__fx__sleepy" in shown and str(opi_home / "logs" / "mcp" / "fx.log") in shown
+    assert "mcp__fx__sleepy" in shown
+    assert str(opi_home / "logs" / "mcp" / "fx.log") in "".join(line.strip() for line in drv.all_lines())
     drv.type_line('/mcp__fx__review "x = 1" style')
     drv.wait_for("reviewed")
     assert _last_user(srv) == json.dumps("Please review this code for style:\nx = 1")
