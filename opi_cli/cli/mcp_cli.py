@@ -100,4 +100,7 @@ def deny_command(names: Annotated[list[str], typer.Argument(help="Project server
 
 def run_mcp(argv: list[str]) -> None:
     """``opi mcp ARGS...`` (the entry point routes here directly, so ``--`` reaches ``add``)."""
-    mcp_app(args=argv, prog_name="opi mcp")
+    from opi_cli.cli.failures import one_line_errors
+
+    with one_line_errors(debug="--debug" in argv):  # a full disk or a read-only folder: one line
+        mcp_app(args=argv, prog_name="opi mcp")

@@ -14,16 +14,17 @@ itself.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from opi_cli.cli.settings import Settings, load_json_file
 from opi_cli.errors import ConfigError
+from opi_cli.tools.atomic import replace_file
 
 __all__ = [
     "Approval",
@@ -147,16 +148,11 @@ def record_approval(settings: Settings, server: ConfiguredServer, approved: bool
 
 
 def mcp_timeouts(settings: Settings) -> tuple[float, float, float]:
-    """(startup wait, per-call timeout, one start attempt) in seconds, from the ``mcp`` settings."""
+    """(startup wait, per-call timeout, one start attempt) in seconds, from the ``mcp`` settings
+    (their types were checked with the settings file)."""
     section = settings.section("mcp")
-
-    def seconds(key: str, default_ms: int) -> float:
-        value = section.get(key, default_ms)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise ConfigError(f"settings: mcp.{key} must be a number of milliseconds, got {value!r}")
-        return float(value) / 1000
-
-    return seconds("startupWaitMs", 5000), seconds("toolTimeoutMs", 120000), seconds("connectTimeoutMs", 30000)
+    return (float(section.get("startupWaitMs", 5000)) / 1000, float(section.get("toolTimeoutMs", 120000)) / 1000,
+            float(section.get("connectTimeoutMs", 30000)) / 1000)
 
 
 def edit_servers(path: Path, change: Any, *, mode: int) -> None:
@@ -195,20 +191,8 @@ def _is_plain(text: str) -> bool:
 
 
 def _write_json(path: Path, data: Any, *, mode: int) -> None:
-    """Replace ``path`` atomically (a crash leaves the old or the new file, never half of one)."""
+    """Replace ``path`` atomically (a crash leaves the old file or the new one); a new file gets ``mode``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        mode = path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        pass
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with contextlib.suppress(FileExistsError):  # created empty first, so that it is born with ``mode``
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
+    replace_file(str(path), (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))

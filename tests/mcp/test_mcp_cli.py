@@ -61,7 +61,7 @@ def test_bad_input_is_one_line_and_files_are_never_clobbered(workdir: Path, opi_
     settings.write_text('{"mcpServers": {"a": ')
     broken = run_opi(["mcp", "add", "fx", "--", "some-server"], cwd=workdir)
     assert broken.returncode == 2 and settings.read_text() == '{"mcpServers": {"a": '
-    assert broken.stderr.startswith(f"opi: {settings}: line 1") and "Traceback" not in broken.stderr
+    assert broken.stderr.startswith(f"opi: {settings}:1:") and "Traceback" not in broken.stderr
     settings.write_text(json.dumps({"mcpServers": {"fx": {"command": "x"}}}))
     for args, message in [
         (["mcp", "add", "fx", "--", "y"], "already has an MCP server named 'fx'; remove it first"),
@@ -83,7 +83,7 @@ def test_a_malformed_mcp_json_is_a_warning_not_a_stop(workdir: Path, opi_home: P
     (workdir / ".mcp.json").write_text('{"mcpServers": [')
     listed = run_opi(["mcp", "list"], cwd=workdir)
     assert listed.returncode == 0
-    assert f"{workdir / '.mcp.json'}: line 1" in listed.stdout and "(its MCP servers were not started)" in listed.stdout
+    assert f"{workdir / '.mcp.json'}:1:17: malformed JSON" in listed.stdout and "(its MCP servers were not started)" in listed.stdout
     refused = run_opi(["mcp", "add", "-s", "project", "fx", "--", "y"], cwd=workdir)
     assert refused.returncode == 2 and (workdir / ".mcp.json").read_text() == '{"mcpServers": ['
 
@@ -92,3 +92,14 @@ def test_list_without_servers(workdir: Path, opi_home: Path) -> None:
     proc = run_opi(["mcp", "list"], cwd=workdir)
     assert proc.returncode == 0
     assert proc.stdout.strip() == "No MCP servers configured. Add one with `opi mcp add NAME -- COMMAND [ARGS...]`."
+
+
+def test_mcp_settings_are_checked_with_the_settings_file(workdir: Path, opi_home: Path) -> None:
+    settings = opi_home / "settings.json"
+    settings.write_text('{"mcp": {"toolTimeoutMs": "slow"}}')
+    proc = run_opi(["-p", "hi"], cwd=workdir)
+    assert proc.returncode == 2 and settings.read_text() == '{"mcp": {"toolTimeoutMs": "slow"}}'
+    assert proc.stderr.startswith(f"opi: {settings}:1: mcp.toolTimeoutMs: must be a number") and proc.stderr.count("\n") == 1
+    settings.write_text('{"enabledMcpjsonServers": "all"}')
+    proc = run_opi(["mcp", "list"], cwd=workdir)
+    assert proc.returncode == 2 and "enabledMcpjsonServers: must be a list" in proc.stderr
