@@ -82,6 +82,7 @@ class LoopAgent:
         self._steering: list[AgentMessage] = []
         self._follow_up: list[AgentMessage] = []
         self._controller: AbortController | None = None
+        self._config: LoopConfig | None = None  # the running loop's, so set_tools reaches it
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -117,17 +118,20 @@ class LoopAgent:
         self._emit(ThinkingLevelChanged(level))
 
     def set_tools(self, tools: Sequence[Tool]) -> None:
+        """Replace the tools; during a run the change applies from the next model request."""
         self.options.tools = tools
+        if self._config is not None:
+            self._config.tools = list(tools)
 
     def add_tool(self, tool: Tool) -> None:
         """Offer one more tool from the next model call on (a tool of the same name is replaced)."""
-        self.options.tools = [t for t in self.options.tools if t.name != tool.name] + [tool]
+        self.set_tools([t for t in self.options.tools if t.name != tool.name] + [tool])
 
     def remove_tool(self, name: str) -> bool:
         """Stop offering the tool ``name``; False when there was none."""
         kept = [t for t in self.options.tools if t.name != name]
         removed = len(kept) != len(self.options.tools)
-        self.options.tools = kept
+        self.set_tools(kept)
         return removed
 
     def set_system_prompt(self, prompt: str) -> None:
@@ -217,9 +221,11 @@ class LoopAgent:
             get_steering=lambda: self._drain(self._steering, o.steering_mode),
             get_follow_up=lambda: self._drain(self._follow_up, o.follow_up_mode),
         )
+        self._config = config
         try:
             return await run_loop(prompts, self.messages, config, self._controller.signal, self._emit)
         finally:
+            self._config = None
             self._controller = None
             self._idle.set()
 

@@ -11,7 +11,7 @@ import difflib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.segment import Segment
@@ -25,6 +25,7 @@ from opi_cli.ai.model import Model
 from opi_cli.ai.resolve import clamp_thinking, parse_thinking_level
 from opi_cli.ai.types import THINKING_LEVELS, AssistantMessage, ToolResultMessage, UserMessage
 from opi_cli.cli.footer import FooterState
+from opi_cli.cli.mcp_commands import install_mcp_commands
 from opi_cli.cli.model_switch import next_thinking_level, switch_model
 from opi_cli.cli.render import fmt_tokens
 from opi_cli.cli.rewind_commands import REWIND_COMMANDS
@@ -33,6 +34,9 @@ from opi_cli.errors import OpiError
 from opi_cli.session.agent_session import AgentSession
 from opi_cli.tools.bash_output import OutputCollector
 from opi_cli.tools.ops import LocalFileOps, LocalShellOps
+
+if TYPE_CHECKING:
+    from opi_cli.cli.mcp_runtime import McpHost
 
 __all__ = [
     "HOTKEYS",
@@ -333,8 +337,9 @@ async def _export(host: Host, args: str) -> None:
     host.print(Text(f"Exported to {path}", style="green"))
 
 
-def build_commands(session: object) -> dict[str, Command]:
-    """The command table by name and alias (``session`` is not needed any more; callers pass it)."""
+def build_commands(session: object, mcp: McpHost | None = None) -> dict[str, Command]:
+    """The command table by name and alias, with ``/mcp`` and the MCP prompts of ``mcp``
+    (``session`` is not needed any more; callers pass it)."""
     cmds = [
         Command("help", "list the commands", _help, while_running=True),
         Command("hotkeys", "list the keyboard shortcuts", _hotkeys, while_running=True),
@@ -356,6 +361,7 @@ def build_commands(session: object) -> dict[str, Command]:
     for c in cmds:
         for n in (c.name, *c.aliases):
             table[n] = c
+    install_mcp_commands(table, mcp)
     return table
 
 

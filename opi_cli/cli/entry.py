@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-COMMANDS = frozenset({"chat", "resume", "sessions", "models", "export", "schema", "run"})
+COMMANDS = frozenset({"chat", "resume", "sessions", "models", "export", "schema", "run", "mcp"})
 ROOT_ONLY = frozenset({"--help", "-h", "--install-completion", "--show-completion"})
 
 
@@ -47,6 +47,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.stdout.write(f"opi {__version__}\n")
         return
     skip_unused_imports()
+    if args[:1] == ["mcp"]:  # its own Typer app, built only now; keeps `--` before a server's command
+        from opi_cli.cli.mcp_cli import run_mcp
+
+        run_mcp(args[1:])
+        return
     from opi_cli.cli.main import run_app
 
     run_app(route(args))

@@ -148,6 +148,16 @@ sessions_app = typer.Typer(help="List and check sessions.", invoke_without_comma
 app.add_typer(sessions_app, name="sessions")
 
 
+@app.command("mcp", add_help_option=False,
+             context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def mcp_command(ctx: typer.Context) -> None:
+    """Manage MCP servers (external tools): list, get, add, remove, approve, deny."""
+    # listed here for --help; entry.main runs `opi mcp` itself (its commands are built only then)
+    from opi_cli.cli.mcp_cli import run_mcp
+
+    run_mcp(list(ctx.args))
+
+
 def _console() -> Any:
     from rich.console import Console
 

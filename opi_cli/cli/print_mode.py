@@ -26,6 +26,11 @@ async def run_noninteractive(
     rt: Runtime, prompts: list[tuple[str, list[ImageContent]]], *, json_mode: bool, snapshots: bool = False
 ) -> int:
     """Send each prompt in turn; returns the process exit code (``snapshots``: pi's --json shape)."""
+    try:  # @server:uri resources: a failure ends the run before any output, like bad options
+        prompts = [await rt.expand_references(text, images) for text, images in prompts]
+    except BaseException:
+        await rt.aclose()
+        raise
     started = time.monotonic()
     out = sys.stdout.buffer
     writer = EventWriter(out, snapshots=snapshots) if json_mode else None

@@ -101,7 +101,7 @@ class Repl:
         for m in rt.session.agent.messages:
             if isinstance(m, AssistantMessage):
                 self.footer.add_usage(m.usage)
-        self._commands = build_commands(rt.session)
+        self._commands = build_commands(rt.session, rt.mcp)
         self._agent_task: asyncio.Task[None] | None = None
         self._side_task: asyncio.Task[None] | None = None  # a slash command or a !cmd
         self._shell: AbortController | None = None
@@ -359,6 +359,7 @@ class Repl:
     async def _run_prompts(self, prompts: list[tuple[str, list[ImageContent]]]) -> None:
         for text, images in prompts:
             try:
+                text, images = await self.rt.expand_references(text, images)
                 await self.session.prompt(text, images)
             except asyncio.CancelledError:
                 raise
@@ -508,6 +509,8 @@ class Repl:
     async def run(self, initial: list[tuple[str, list[ImageContent]]]) -> int:
         """Run until the user quits; returns the exit code."""
         self.banner()
+        if self.rt.mcp is not None:
+            self.rt.mcp.attach(self)
         if self.session.agent.messages:  # a resumed session: show where it left off
             self.printer.print_now(render.history(self.session.agent.messages))
         unsubscribe = self.session.subscribe(self._on_event)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opi_cli.agent.agent import Agent, AgentOptions
 from opi_cli.agent.loop import RetrySettings
@@ -29,6 +29,7 @@ from opi_cli.ai.resolve import (
 )
 from opi_cli.ai.stream import ApiProvider
 from opi_cli.ai.types import THINKING_LEVELS, ImageContent, ThinkingLevel
+from opi_cli.cli.mcp_start import REFERENCE, start_mcp
 from opi_cli.cli.options import RunOptions
 from opi_cli.cli.settings import Settings
 from opi_cli.cli.system_prompt import SystemPromptInputs, build_system_prompt, text_or_file
@@ -41,6 +42,9 @@ from opi_cli.session.store import SessionStore
 from opi_cli.session.stores import JsonlStore, MemoryStore
 from opi_cli.session.writer import SessionWriter
 from opi_cli.tools import ALL_TOOLS, DEFAULT_TOOLS, create_builtin_tools
+
+if TYPE_CHECKING:
+    from opi_cli.cli.mcp_runtime import McpHost
 
 __all__ = ["Runtime", "build_runtime", "prepare_prompts"]
 
@@ -62,6 +66,7 @@ class Runtime:
     closers: list[Any] = field(default_factory=list)
     store: SessionStore | None = None
     trust: Trust | None = None
+    mcp: McpHost | None = None
 
     async def aclose(self) -> None:
         """Close the session (sync + unlock), the store and the HTTP client."""
@@ -72,6 +77,18 @@ class Runtime:
                 await self.store.close()
             for closer in self.closers:
                 await closer.aclose()
+
+    async def expand_references(self, text: str, images: list[ImageContent]) -> tuple[str, list[ImageContent]]:
+        """Attach the ``@server:uri`` MCP resources mentioned in ``text``.
+
+        Raises:
+            OpiError: a server that is not running or cannot read the resource.
+        """
+        if self.mcp is not None:
+            return await self.mcp.expand(text, images)
+        if (ref := REFERENCE.search(text)) is not None:
+            raise UsageError(f"{ref.group(0)}: no MCP server is configured (see `opi mcp add`).")
+        return text, images
 
 
 def _retry(settings: Settings) -> RetrySettings:
@@ -262,9 +279,11 @@ async def _assemble(
             hooks=trust.hooks(),
         )
     )
+    mcp = None if opts.no_tools else start_mcp(settings, agent)  # None when no MCP server is configured
     session = await create_agent_session(agent, writer, record_settings=is_new, compaction=_compaction(settings))
     trust.attach(session)
-    return Runtime(settings, registry, model, session, tools, [client], store, trust)
+    closers: list[Any] = [client, *([mcp] if mcp else [])]
+    return Runtime(settings, registry, model, session, tools, closers, store, trust, mcp)
 
 
 def _sniff_image(data: bytes) -> str | None:
@@ -278,7 +297,8 @@ def _sniff_image(data: bytes) -> str | None:
 
 def prepare_prompts(messages: list[str], stdin_text: str | None, cwd: Path) -> list[tuple[str, list[ImageContent]]]:
     """Turn positional words into prompts: ``@path`` attaches a file to the first message,
-    stdin text (when piped) starts it.
+    stdin text (when piped) starts it. An ``@server:scheme://path`` word that is not a file
+    stays in the first message's text, for :meth:`Runtime.expand_references` (MCP resources).
 
     Raises:
         UsageError: an attached file does not exist or cannot be read.
@@ -290,6 +310,9 @@ def prepare_prompts(messages: list[str], stdin_text: str | None, cwd: Path) -> l
         if word.startswith("@") and len(word) > 1:
             path = Path(word[1:]).expanduser()
             path = path if path.is_absolute() else cwd / path
+            if REFERENCE.fullmatch(word) and not path.exists():  # @server:uri, attached once MCP is up
+                prefix += word + "\n"
+                continue
             try:
                 data = path.read_bytes()
             except FileNotFoundError as exc:

@@ -17,6 +17,7 @@ __all__ = ["SETTINGS_PROPERTIES", "settings_schema"]
 
 _QUEUE_MODE: dict[str, Any] = {"enum": ["one-at-a-time", "all"]}
 _COUNT: dict[str, Any] = {"type": "integer", "minimum": 0}
+_MILLISECONDS: dict[str, Any] = {"type": "number", "minimum": 0}
 
 SETTINGS_PROPERTIES: dict[str, Any] = {
     "defaultProvider": {"type": "string"},
@@ -47,6 +48,19 @@ SETTINGS_PROPERTIES: dict[str, Any] = {
         "type": "object",
         "properties": {k: {"type": "array", "items": {"type": "string"}} for k in ("allow", "ask", "deny")},
     },
+    # MCP (docs/mcp.md): each server's own fields are checked when it starts, one line per server
+    "mcpServers": {"type": "object", "additionalProperties": {"type": "object"}},
+    "mcp": {
+        "type": "object",
+        "properties": {
+            "startupWaitMs": _MILLISECONDS,
+            "toolTimeoutMs": _MILLISECONDS,
+            "connectTimeoutMs": _MILLISECONDS,
+        },
+    },
+    "enableAllProjectMcpServers": {"type": "boolean"},  # read from OPI_HOME/settings.json only
+    "enabledMcpjsonServers": {"type": "array", "items": {"type": "string"}},
+    "disabledMcpjsonServers": {"type": "array", "items": {"type": "string"}},
 }
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from opi_cli._util.jsonio import JsonValue
 from opi_cli.agent.agent import LoopAgent
@@ -54,6 +55,9 @@ from opi_cli.session.store import SessionStore
 from opi_cli.session.stores import MemoryStore
 from opi_cli.session.writer import SessionWriter
 
+if TYPE_CHECKING:
+    from opi_cli.sdk.mcp import McpBinding
+
 __all__ = ["Agent", "AgentSetup", "ErrorRecordingProvider"]
 
 Listener = Callable[[AgentEvent], None]
@@ -79,12 +83,13 @@ class ErrorRecordingProvider:
 
 @dataclass(frozen=True, slots=True)
 class AgentSetup:
-    """What the builder decided besides the loop agent: compaction, summariser, folder, Realtime."""
+    """What the builder decided besides the loop agent: compaction, summariser, folder, Realtime, MCP."""
 
     compaction: CompactionSettings
     summarizer: Summarizer | None = None
     cwd: str | None = None
     realtime: RealtimeSettings | None = None
+    mcp: McpBinding | None = None
 
 
 class Agent:
@@ -430,7 +435,10 @@ class Agent:
         return self._realtime_client()
 
     async def connect_realtime(self, model: str = "gpt-realtime") -> None:
-        """Connect to the Realtime API; the agent's system prompt and tools are declared at once."""
+        """Connect to the Realtime API; the agent's system prompt and tools (MCP servers' too,
+        once they are up) are declared at once."""
+        if self._setup.mcp is not None and self._realtime is None:
+            await self._setup.mcp.ready()
         await self._realtime_client().connect(model)
 
     async def send_realtime_event(self, event: ClientEvent | dict[str, JsonValue]) -> None:
@@ -453,13 +461,16 @@ class Agent:
     # -- closing ---------------------------------------------------------------------------------
 
     async def aclose(self) -> None:
-        """Store everything, release the session and close the Realtime connection (the
-        persistence store belongs to the caller). The agent may be used again afterwards."""
+        """Store everything, release the session, close the Realtime connection and stop MCP
+        servers (the persistence store belongs to the caller). The agent may be used again
+        afterwards (MCP servers start again with the next request)."""
         session, self._session = self._session, None
         if session is not None:
             await session.close()
             self._conversation_id = None
         await self.close_realtime()
+        if self._setup.mcp is not None:
+            await self._setup.mcp.aclose()
 
     async def __aenter__(self) -> Agent:
         return self

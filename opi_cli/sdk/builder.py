@@ -1,4 +1,4 @@
-"""The seed's ``AgentBuilder``: collect config, system prompt, tools, hooks, store, compaction and Realtime, then ``build()``.
+"""The seed's ``AgentBuilder``: collect config, system prompt, tools, hooks, store, compaction, Realtime and MCP servers, then ``build()``.
 
 Every ``with_*`` returns the builder (fluent, like the seed); ``build()`` checks everything
 and raises :class:`~opi_cli.errors.ConfigError` for what is wrong. The builder is the one
@@ -11,11 +11,12 @@ like) when it has no base URL.
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opi_cli._util.abort import AbortSignal
+from opi_cli._util.jsonio import JsonValue
 from opi_cli.agent.agent import AgentOptions, LoopAgent
 from opi_cli.agent.hooks import (
     AfterToolCallResult,
@@ -42,6 +43,9 @@ from opi_cli.sdk.tools import ToolLike, ToolRegistry
 from opi_cli.session.compaction import CompactionSettings, Summarizer
 from opi_cli.session.conversations import PersistenceStore
 from opi_cli.session.store import SessionStore
+
+if TYPE_CHECKING:
+    from opi_cli.mcp.config import McpServerConfig
 
 __all__ = ["AgentBuilder"]
 
@@ -76,6 +80,8 @@ class AgentBuilder:
         self._compaction: tuple[bool, int | None, int | None] = (True, None, None)
         self._summarizer: Summarizer | None = None
         self._cwd: str | None = None
+        self._mcp: list[McpServerConfig] = []
+        self._mcp_timeouts = (5.0, 120.0)
 
     def with_config(self, config: Config) -> AgentBuilder:
         if not isinstance(config, Config):
@@ -208,6 +214,42 @@ class AgentBuilder:
         self._retry = RetrySettings(enabled, max_retries, base_delay_ms)
         return self
 
+    def with_mcp_server(
+        self,
+        name: str,
+        *,
+        command: str | None = None,
+        args: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        url: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        transport: str | None = None,
+    ) -> AgentBuilder:
+        """Add an MCP server: ``command``/``args``/``env``/``cwd`` (stdio), or ``url``/``headers``
+        with ``transport="http"`` (default for a URL) or ``"sse"``. ``${VAR}`` is expanded from
+        the builder's environment. Its tools are named ``mcp__<name>__<tool>``.
+
+        Raises:
+            ConfigError: the entry is incomplete or malformed (one line naming the field).
+        """
+        from opi_cli.mcp.config import parse_server  # the MCP package loads only for agents that use it
+
+        entry: dict[str, JsonValue] = {"command": command, "args": list(args), "env": dict(env or {}), "cwd": cwd,
+                                       "url": url, "headers": dict(headers or {}), "type": transport}
+        entry = {k: v for k, v in entry.items() if v not in (None, [], {})}
+        if any(s.name == name for s in self._mcp):
+            raise ConfigError(f"with_mcp_server: a server named {name!r} was already added")
+        self._mcp.append(parse_server(name, entry, env=self._env))
+        return self
+
+    def with_mcp_timeouts(self, *, startup_wait_s: float = 5.0, tool_timeout_s: float = 120.0) -> AgentBuilder:
+        """How long the first request waits for MCP servers still starting, and one call's limit."""
+        if startup_wait_s < 0 or tool_timeout_s <= 0:
+            raise ConfigError("MCP timeouts must be positive (startup_wait_s may be 0)")
+        self._mcp_timeouts = (startup_wait_s, tool_timeout_s)
+        return self
+
     def _check(self) -> None:
         mt = self._max_turns
         if mt is not None and (isinstance(mt, bool) or not isinstance(mt, int) or mt < 1):
@@ -266,8 +308,14 @@ class AgentBuilder:
             url, attempts = self._websocket
             key = self._config.api_key or self._env.get("OPENAI_API_KEY") or endpoint.api_key
             realtime = RealtimeSettings(url or DEFAULT_REALTIME_URL, key, attempts)
+        mcp = None
+        if self._mcp:
+            from opi_cli.sdk.mcp import McpBinding
+
+            wait, call = self._mcp_timeouts
+            mcp = McpBinding(loop, self._mcp, self._env, startup_wait_s=wait, tool_timeout_s=call)
         setup = AgentSetup(
-            self._compaction_for(endpoint.model.context_window), self._summarizer, self._cwd, realtime
+            self._compaction_for(endpoint.model.context_window), self._summarizer, self._cwd, realtime, mcp
         )
         return Agent(loop, recorder, setup, store=self._store)
 

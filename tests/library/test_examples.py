@@ -68,6 +68,8 @@ def test_every_example_is_tested() -> None:
         "rpc_client",
         "coding_agent",
         "hooks",
+        "mcp_tools",
+        "mcp_server",  # the server mcp_tools starts
     }
     assert {p.stem for p in EXAMPLES.glob("*.py")} == tested
 
@@ -336,3 +338,13 @@ def test_rpc_client(workdir: Path) -> None:
     head, stats = out.rstrip("\n").rsplit("\n", 1)
     assert head == "One file: a.txt."
     assert stats.startswith("2 replies, 1 tool calls, ") and stats.endswith(" tokens")
+
+
+def test_mcp_tools() -> None:
+    out, reqs = with_mock("mcp_tools.py", [
+        call("mcp__notes__add_note", {"text": "the meeting moved to 3pm"}),
+        text("Noted: the meeting is at 3pm."),
+    ])
+    assert out == "Noted: the meeting is at 3pm.\nMCP tools: mcp__notes__add_note, mcp__notes__list_notes\n"
+    assert [t["function"]["name"] for t in reqs[0]["body"]["tools"]] == ["mcp__notes__add_note", "mcp__notes__list_notes"]
+    assert reqs[1]["body"]["messages"][-1]["content"] == "Saved note #1: the meeting moved to 3pm"
