@@ -4,16 +4,26 @@ Numeric and boolean strings are coerced where the schema asks for a number/boole
 (models often quote them), and stringified JSON arrays/objects are parsed where an
 array/object is expected. Failures produce pi's readable text: each problem on its own
 line with its path, then the received arguments.
+
+Each schema is compiled once (cached by its content): a valid call is decided by
+:mod:`~opi_cli.agent.schema_check` in microseconds without importing ``jsonschema``; only a
+call that fails (to name its problems) or a schema outside that module's keywords builds a
+``jsonschema`` validator, once per schema too.
 """
 
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any
 
-from opi_cli._util.jsonio import JsonValue
+from opi_cli._util.jsonio import JsonValue, dumps_bytes
+from opi_cli.agent.schema_check import Check, compile_check
 
 __all__ = ["validate_arguments"]
+
+_CACHE_SIZE = 256
+"""Schemas kept compiled: far more than the tools of any session (MCP servers included)."""
 
 
 def _coerce(value: JsonValue, schema: dict[str, Any]) -> JsonValue:
@@ -69,13 +79,14 @@ def validate_arguments(
     tool_name: str, schema: dict[str, JsonValue], args: dict[str, JsonValue]
 ) -> tuple[dict[str, JsonValue], str | None]:
     """Return (possibly coerced arguments, None) or (args, error text naming each problem)."""
-    import jsonschema  # heavy; loaded on the first tool call, not at startup
-
     coerced = _coerce(args, schema)
     if not isinstance(coerced, dict):
         coerced = args
-    validator_cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    validator = validator_cls(schema)
+    key = dumps_bytes(schema)
+    check = _fast_check(key)
+    if check is not None and check(coerced):
+        return coerced, None
+    validator = _validator(key)
     errors = sorted(validator.iter_errors(coerced), key=lambda e: (list(e.absolute_path), e.message))
     if not errors:
         return coerced, None
@@ -83,3 +94,19 @@ def validate_arguments(
     received = json.dumps(args, indent=2, ensure_ascii=False)
     text = f'Validation failed for tool "{tool_name}":\n' + "\n".join(lines) + f"\n\nReceived arguments:\n{received}"
     return args, text
+
+
+# The caches are keyed by the schema's JSON text, not the dict: a schema edited in place, or
+# an equal schema in another object, still finds the right entry.
+@lru_cache(maxsize=_CACHE_SIZE)
+def _fast_check(key: bytes) -> Check | None:
+    return compile_check(json.loads(key))
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _validator(key: bytes) -> Any:
+    import jsonschema  # heavy: loaded only to describe a failed call (or for an uncommon schema)
+
+    schema = json.loads(key)
+    validator_cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    return validator_cls(schema)
