@@ -17,6 +17,7 @@ tests/test_schema_check.py compares the two on generated schemas and values.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable
 from typing import Any
@@ -190,17 +191,23 @@ def _scalar_checks(schema: dict[str, Any]) -> list[Check]:
     if "pattern" in schema:
         pattern = re.compile(schema["pattern"])
         out.append(lambda v: not isinstance(v, str) or pattern.search(v) is not None)
-    bounds: list[tuple[str, Callable[[Any, Any], bool]]] = [
-        ("minimum", lambda v, b: v >= b), ("maximum", lambda v, b: v <= b),
-        ("exclusiveMinimum", lambda v, b: v > b), ("exclusiveMaximum", lambda v, b: v < b),
-    ]
-    for key, test in bounds:
+    for key, test in _BOUNDS:
         if key in schema:
             bound = schema[key]
             if not _is_number(bound):
                 raise _Unsupported(f"{key} is not a number")
-            out.append(lambda v, b=bound, t=test: not _is_number(v) or t(v, b))
+            out.append(_bound(test, bound))
     return out
+
+
+_BOUNDS: tuple[tuple[str, Callable[[Any, Any], bool]], ...] = (
+    ("minimum", operator.ge), ("maximum", operator.le),
+    ("exclusiveMinimum", operator.gt), ("exclusiveMaximum", operator.lt),
+)
+
+
+def _bound(test: Callable[[Any, Any], bool], bound: Any) -> Check:
+    return lambda v: not _is_number(v) or test(v, bound)
 
 
 def _combinators(schema: dict[str, Any]) -> list[Check]:
