@@ -10,105 +10,88 @@ bytes are chunked.
 
 from __future__ import annotations
 
-import codecs
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["SSEDecoder", "SSEEvent"]
 
 
-@dataclass(frozen=True, slots=True)
-class SSEEvent:
-    """One dispatched event: ``event`` is ``""`` when the server sent no ``event:`` line."""
+class SSEEvent(NamedTuple):
+    """One dispatched event: ``event`` is ``""`` when the server sent no ``event:`` line.
+
+    A named tuple: one is made per network event, and a tuple is the cheapest immutable
+    record to make.
+    """
 
     event: str
     data: str
 
 
 class SSEDecoder:
-    """Feed bytes with :meth:`feed`, then call :meth:`close` once at EOF."""
+    """Feed bytes with :meth:`feed`, then call :meth:`close` once at EOF.
 
-    __slots__ = ("_buf", "_data", "_decoder", "_event", "_has_data", "_pending_cr")
+    Lines are split as bytes and only the field values are decoded (a line end never
+    falls inside a UTF-8 sequence, so this is UTF-8 per complete line): one ``split`` and
+    one ``decode`` per ``data:`` line is all the usual event costs.
+    """
+
+    __slots__ = ("_buf", "_data", "_event", "_pending_cr")
 
     def __init__(self) -> None:
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._buf = ""
-        self._pending_cr = False
+        self._buf = b""
+        self._pending_cr = False  # the last chunk ended with CR: a LF opening the next is its pair
         self._event = ""
         self._data: list[str] = []
-        self._has_data = False
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Decode a chunk; returns the events it completed (maybe none)."""
-        text = self._decoder.decode(chunk)
-        if not text:
+        if not chunk:
             return []
         if self._pending_cr:
             self._pending_cr = False
-            if text.startswith("\n"):
-                text = text[1:]
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
+        buf = self._buf + chunk if self._buf else chunk
+        if b"\r" in buf:
+            if buf[-1:] == b"\r":
+                self._pending_cr = True
+            buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        lines = buf.split(b"\n")
+        self._buf = lines.pop()
         out: list[SSEEvent] = []
-        buf = self._buf + text if self._buf else text
-        if "\r" not in buf:  # the usual case: LF only, one split instead of a scan per line
-            lines = buf.split("\n")
-            self._buf = lines.pop()
-            for line in lines:
-                self._line(line, out)
-            return out
-        start = 0
-        n = len(buf)
-        while True:
-            # find the next line end (\r or \n)
-            i_n = buf.find("\n", start)
-            i_r = buf.find("\r", start)
-            if i_n < 0 and i_r < 0:
-                break
-            if i_r < 0 or (0 <= i_n < i_r):
-                end, nxt = i_n, i_n + 1
+        data = self._data
+        for line in lines:
+            if line.startswith(b"data:"):  # the usual line first
+                value = line[6:] if line[5:6] == b" " else line[5:]
+                data.append(value.decode("utf-8", "replace"))
+            elif not line:
+                if data:
+                    out.append(SSEEvent(self._event, data[0] if len(data) == 1 else "\n".join(data)))
+                    data = self._data = []
+                self._event = ""
             else:
-                end = i_r
-                if i_r + 1 < n:
-                    nxt = i_r + 2 if buf[i_r + 1] == "\n" else i_r + 1
-                else:
-                    nxt = i_r + 1
-                    self._pending_cr = True
-            self._line(buf[start:end], out)
-            start = nxt
-        self._buf = buf[start:]
+                self._field(line, out)
         return out
 
     def close(self) -> list[SSEEvent]:
         """Flush at EOF: a last unterminated line and a pending event with data."""
-        out: list[SSEEvent] = []
-        tail = self._decoder.decode(b"", final=True)
-        rest = self._buf + tail
-        self._buf = ""
-        if rest:
-            self._line(rest, out)
-        if self._has_data:
+        rest, self._buf = self._buf, b""
+        out = self.feed(rest + b"\n") if rest else []  # the last line is complete at EOF
+        if self._data:
             out.append(SSEEvent(self._event, "\n".join(self._data)))
-        self._event, self._data, self._has_data = "", [], False
+        self._event, self._data, self._pending_cr = "", [], False
         return out
 
-    def _line(self, line: str, out: list[SSEEvent]) -> None:
-        if not line:
-            if self._has_data:
-                out.append(SSEEvent(self._event, "\n".join(self._data)))
-            self._event, self._data, self._has_data = "", [], False
+    def _field(self, line: bytes, out: list[SSEEvent]) -> None:
+        """A line other than ``data:`` or a blank one: a comment, ``event:``, ``error:`` or ignored."""
+        if line[:1] == b":":
             return
-        if line[0] == ":":
-            return
-        colon = line.find(":")
-        if colon < 0:
-            name, value = line, ""
-        else:
-            name, value = line[:colon], line[colon + 1 :]
-            if value.startswith(" "):
-                value = value[1:]
-        if name == "data":
-            self._data.append(value)
-            self._has_data = True
-        elif name == "event":
-            self._event = value
-        elif name == "error":
+        name, colon, value = line.partition(b":")
+        if colon and value[:1] == b" ":
+            value = value[1:]
+        if name == b"data":  # "data" without a colon: an empty data line
+            self._data.append("")
+        elif name == b"event":
+            self._event = value.decode("utf-8", "replace")
+        elif name == b"error":
             # llama.cpp before 2025-09: `error: {...}` as its own field
-            out.append(SSEEvent("error", value))
+            out.append(SSEEvent("error", value.decode("utf-8", "replace")))
