@@ -94,6 +94,7 @@ import argparse
 import contextlib
 import json
 import os
+import ssl
 import sys
 import threading
 import time
@@ -515,14 +516,17 @@ class _Handler(BaseHTTPRequestHandler):
 class MockLLM:
     """A scripted provider server on 127.0.0.1; a context manager that starts and stops it."""
 
-    def __init__(self, script: dict[str, Json], *, port: int = 0, log_path: str | os.PathLike[str] | None = None):
+    def __init__(self, script: dict[str, Json], *, port: int = 0, log_path: str | os.PathLike[str] | None = None,
+                 tls: ssl.SSLContext | None = None):
         """Prepare the server (it starts on ``start()`` or ``__enter__``).
 
         Args:
             script: the script, as described in the module docstring.
             port: the port to bind; 0 picks a free one.
             log_path: a JSONL file to append each request to as it arrives.
+            tls: a server-side context: serve HTTPS (``base_url`` says ``https://``).
         """
+        self._tls = tls
         self._lock = threading.Condition()
         self._closing = threading.Event()
         self._log_path = Path(log_path) if log_path else None
@@ -549,8 +553,8 @@ class MockLLM:
 
     @property
     def base_url(self) -> str:
-        """``http://127.0.0.1:PORT``, without a path; clients add ``/v1/...``."""
-        return f"http://127.0.0.1:{self.port}"
+        """``http://127.0.0.1:PORT`` (``https`` with ``tls``), without a path; clients add ``/v1/...``."""
+        return f"{'https' if self._tls else 'http'}://127.0.0.1:{self.port}"
 
     @property
     def open_streams(self) -> int:
@@ -562,6 +566,8 @@ class MockLLM:
         """Bind and serve in a daemon thread."""
         self._httpd = _Server(("127.0.0.1", self._port), _Handler)
         self._httpd.mock = self
+        if self._tls is not None:
+            self._httpd.socket = self._tls.wrap_socket(self._httpd.socket, server_side=True)
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,), name="mock-llm", daemon=True)
         self._thread.start()
         return self

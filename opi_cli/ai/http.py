@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import httpx
 
 from opi_cli._util.jsonio import JsonValue, dumps_bytes
+from opi_cli.ai.client_setup import settle_async_library, trust_context
 from opi_cli.ai.errors import classify_http
 from opi_cli.ai.events import AssistantStreamEvent, ProviderError
 from opi_cli.ai.provider import StreamOptions
@@ -33,6 +34,9 @@ __all__ = [
 ]
 
 
+settle_async_library()
+
+
 class ProviderFailure(Exception):
     """Raised inside adapters; never escapes a provider's ``stream``."""
 
@@ -47,6 +51,7 @@ def make_client(transport: Any = None, timeout_s: float = 600.0) -> httpx.AsyncC
         transport=transport,
         timeout=httpx.Timeout(connect=30.0, read=timeout_s, write=60.0, pool=30.0),
         follow_redirects=True,
+        verify=trust_context(),
     )
 
 
@@ -190,7 +195,7 @@ async def drive_sse(
 async def probe_models(base_url: str, timeout_s: float = 0.4) -> bool:
     """True when an OpenAI-compatible server answers ``GET {base_url}/models``."""
     try:
-        async with httpx.AsyncClient(timeout=timeout_s) as client:
+        async with httpx.AsyncClient(timeout=timeout_s, verify=trust_context()) as client:
             r = await client.get(f"{base_url.rstrip('/')}/models")
             return r.status_code == 200
     except (httpx.HTTPError, OSError):
@@ -200,7 +205,7 @@ async def probe_models(base_url: str, timeout_s: float = 0.4) -> bool:
 async def list_model_ids(base_url: str, timeout_s: float = 2.0) -> list[str]:
     """Model ids a local OpenAI-compatible server offers (empty on any failure)."""
     try:
-        async with httpx.AsyncClient(timeout=timeout_s) as client:
+        async with httpx.AsyncClient(timeout=timeout_s, verify=trust_context()) as client:
             r = await client.get(f"{base_url.rstrip('/')}/models")
             data = r.json().get("data", []) if r.status_code == 200 else []
     except (httpx.HTTPError, OSError, ValueError, AttributeError):
