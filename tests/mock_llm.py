@@ -27,9 +27,14 @@ Endpoints (any path prefix is accepted, so ``/v1/messages`` and ``/api/messages`
 
 Requests are answered as streams, except a Chat Completions request with ``"stream": false``,
 which gets one ``chat.completion`` JSON object (``choices[0].message`` with ``content``,
-``reasoning_content`` and ``tool_calls``, then ``finish_reason`` and ``usage``). Each stream
-is ``Connection: close`` with no Content-Length or chunking: events are written and flushed,
-and the end of the body is the socket closing.
+``reasoning_content`` and ``tool_calls``, then ``finish_reason`` and ``usage``). By default each
+stream is ``Connection: close`` with no Content-Length or chunking: events are written and
+flushed, and the end of the body is the socket closing. With ``keep_alive=True`` (``--keep-alive``)
+the server behaves as the real APIs do: streams are chunked (each event flushed as one chunk,
+ended by the zero-length chunk), JSON answers carry a Content-Length, and the connection stays
+open for the next request; ``srv.connections`` counts the TCP connections accepted. A stream
+cut short (``drop_after_events``, ``malformed_after_events``, ``hang``) still ends with the
+connection, without the closing chunk.
 
 Script format (JSON)::
 
@@ -78,14 +83,15 @@ Use it in-process::
         srv.wait_for_requests(2, timeout=5)
         srv.requests[0]["body"]           # {method, path, headers, had_auth, body}
 
-Header keys in the log are lowercased; ``authorization``/``x-api-key``/``api-key`` values
+Each log entry also has ``received_at`` and ``answered_at``: ``time.monotonic()`` when the
+request arrived and when its answer was completely written. Header keys in the log are lowercased; ``authorization``/``x-api-key``/``api-key`` values
 read ``"<redacted>"`` and ``had_auth`` says whether one was sent. ``srv.set_script(s)``
 replaces the script and resets its position; ``srv.open_streams`` counts live streams.
 
 Or as a process, running until killed (first stdout line ``PORT <n>``, each request appended
 to the log as one JSON line as it arrives)::
 
-    python -m tests.mock_llm --script FILE.json [--port 0] [--log FILE.jsonl] [--port-file F]
+    python -m tests.mock_llm --script FILE.json [--port 0] [--log FILE.jsonl] [--port-file F] [--keep-alive]
 """
 
 from __future__ import annotations
@@ -411,6 +417,11 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     mock: MockLLM
 
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.mock._lock:
+            self.mock._connections += 1
+        super().process_request(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -441,7 +452,13 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = raw.decode("utf-8", "replace")
         mock = self.server.mock
-        mock._record(self, body)
+        entry = mock._record(self, body)
+        try:
+            self._answer_post(mock, body)
+        finally:
+            entry["answered_at"] = time.monotonic()
+
+    def _answer_post(self, mock: MockLLM, body: Json) -> None:
         api = _api_for(self.path.split("?", 1)[0])
         if api is None:
             self._send_json(404, {"error": {"message": f"no route for POST {self.path}", "type": "not_found_error"}})
@@ -464,27 +481,51 @@ class _Handler(BaseHTTPRequestHandler):
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client went away: exactly what abort tests provoke
 
+    @property
+    def _keep_alive(self) -> bool:
+        return self.server.mock.keep_alive
+
     def _send_json(self, status: int, payload: Json, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(data)))
-        self.send_header("connection", "close")
+        if not self._keep_alive:
+            self.send_header("connection", "close")
+            self.close_connection = True
         for key, value in (headers or {}).items():
             self.send_header(key, str(value))
         self.end_headers()
         self.wfile.write(data)
-        self.close_connection = True
+
+    def _write(self, data: bytes) -> None:
+        """Write and flush a piece of the stream (as one chunk when the body is chunked)."""
+        if self._keep_alive:
+            data = b"%x\r\n%s\r\n" % (len(data), data)
+        self.wfile.write(data)
+        self.wfile.flush()
 
     def _stream(self, api: Api, resp: dict[str, Json], turn: _Turn) -> None:
-        self.close_connection = True
         self.send_response(200)
         self.send_header("content-type", "text/event-stream; charset=utf-8")
         self.send_header("cache-control", "no-cache")
-        self.send_header("connection", "close")
+        if self._keep_alive:
+            self.send_header("transfer-encoding", "chunked")
+        else:
+            self.send_header("connection", "close")
         self.send_header("request-id" if api == "anthropic" else "x-request-id", f"req_mock{turn.seq}")
         self.end_headers()
         self.wfile.flush()
+        # The body ends with the last chunk; a stream cut short ends with the connection
+        # (so the client sees a body that never finished, as when a server dies).
+        self.close_connection = True
+        if self._write_events(api, resp, turn) and self._keep_alive:
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+            self.close_connection = False
+
+    def _write_events(self, api: Api, resp: dict[str, Json], turn: _Turn) -> bool:
+        """Write the scripted events; False when the stream was cut (dropped, hung up, stopped)."""
         content, tail = _BUILDERS[api](turn)
         events = content + tail
         cuts = {k: resp[k] for k in ("drop_after_events", "malformed_after_events", "stream_error_after_events")
@@ -496,28 +537,29 @@ class _Handler(BaseHTTPRequestHandler):
             if resp.get("hang") and i == len(content):
                 break
             if i and delay and closing.wait(delay):
-                return
-            self.wfile.write(_frame(api, ev))
-            self.wfile.flush()
+                return False
+            self._write(_frame(api, ev))
         if cut_kind == "malformed_after_events" and cut_at <= len(events):
-            self.wfile.write(b"data: {not json\n\n")
-        elif cut_kind == "stream_error_after_events" and cut_at <= len(events):
+            self._write(b"data: {not json\n\n")
+            return False
+        if cut_kind == "stream_error_after_events" and cut_at <= len(events):
             err = resp.get("stream_error") or {"type": "api_error", "message": "mock stream error"}
             for ev in _stream_error_events(api, err, turn.seq, cut_at):
-                self.wfile.write(_frame(api, ev))
-        elif resp.get("hang") and cut_at > len(content):
+                self._write(_frame(api, ev))
+            return True
+        if resp.get("hang") and cut_at > len(content):
             # Writing is the only way to notice that the client has gone.
             while not closing.wait(max(delay, 0.02)):
-                self.wfile.write(b": keep-alive\n\n")
-                self.wfile.flush()
-        self.wfile.flush()
+                self._write(b": keep-alive\n\n")
+            return False
+        return cut_kind != "drop_after_events" or cut_at > len(events)
 
 
 class MockLLM:
     """A scripted provider server on 127.0.0.1; a context manager that starts and stops it."""
 
     def __init__(self, script: dict[str, Json], *, port: int = 0, log_path: str | os.PathLike[str] | None = None,
-                 tls: ssl.SSLContext | None = None):
+                 tls: ssl.SSLContext | None = None, keep_alive: bool = False):
         """Prepare the server (it starts on ``start()`` or ``__enter__``).
 
         Args:
@@ -525,8 +567,13 @@ class MockLLM:
             port: the port to bind; 0 picks a free one.
             log_path: a JSONL file to append each request to as it arrives.
             tls: a server-side context: serve HTTPS (``base_url`` says ``https://``).
+            keep_alive: keep connections open between requests (streams chunked, JSON with
+                a length), as real API servers do; otherwise every answer ends with
+                ``Connection: close``.
         """
         self._tls = tls
+        self.keep_alive = keep_alive
+        self._connections = 0
         self._lock = threading.Condition()
         self._closing = threading.Event()
         self._log_path = Path(log_path) if log_path else None
@@ -555,6 +602,12 @@ class MockLLM:
     def base_url(self) -> str:
         """``http://127.0.0.1:PORT`` (``https`` with ``tls``), without a path; clients add ``/v1/...``."""
         return f"{'https' if self._tls else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def connections(self) -> int:
+        """How many TCP connections the server has accepted."""
+        with self._lock:
+            return self._connections
 
     @property
     def open_streams(self) -> int:
@@ -594,11 +647,11 @@ class MockLLM:
                 raise TimeoutError(f"expected {n} requests, got {len(self.requests)} in {timeout}s")
             return list(self.requests)
 
-    def _record(self, handler: BaseHTTPRequestHandler, body: Json) -> None:
+    def _record(self, handler: BaseHTTPRequestHandler, body: Json) -> dict[str, Json]:
         headers = {k.lower(): ("<redacted>" if k.lower() in _SECRET_HEADERS else v) for k, v in handler.headers.items()}
         had_auth = any(k.lower() in _SECRET_HEADERS and v.strip() for k, v in handler.headers.items())
         entry = {"method": handler.command, "path": handler.path, "headers": headers, "had_auth": had_auth,
-                 "body": body}
+                 "body": body, "received_at": time.monotonic()}
         with self._lock:
             self.requests.append(entry)
             if self._log_path is not None:
@@ -606,6 +659,7 @@ class MockLLM:
                     f.write(json.dumps(entry) + "\n")
                     f.flush()
             self._lock.notify_all()
+        return entry
 
     def _next_response(self, body: Json) -> tuple[int, dict[str, Json] | None]:
         """(sequence number, the response to serve) or (n, None) when exhausted."""
@@ -642,8 +696,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="port to bind (0 = any free port)")
     parser.add_argument("--log", help="append each request to this JSONL file")
     parser.add_argument("--port-file", help="write the bound port to this file")
+    parser.add_argument("--keep-alive", action="store_true", help="chunked streams on kept-open connections")
     args = parser.parse_args(argv)
-    srv = MockLLM(load_script(args.script), port=args.port, log_path=args.log).start()
+    srv = MockLLM(load_script(args.script), port=args.port, log_path=args.log, keep_alive=args.keep_alive).start()
     if args.port_file:
         tmp = Path(args.port_file + ".tmp")
         tmp.write_text(str(srv.port), encoding="utf-8")

@@ -315,3 +315,32 @@ def test_process_mode_prints_port_and_logs(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=5)
+
+
+def test_keep_alive_mode_serves_every_answer_on_one_connection() -> None:
+    """Chunked streams and sized JSON on one kept-open connection; a cut stream ends its connection."""
+    script = {"responses": [
+        {"steps": [{"text": "one"}]},
+        {"error": {"status": 429, "message": "slow down", "type": "rate_limit_error"}},
+        {"steps": [{"text": "two"}], "stream_error_after_events": 2},
+        {"steps": [{"text": "three"}]},
+        {"steps": [{"text": "cut short here"}], "chunk_size": 2, "drop_after_events": 3},
+        {"steps": [{"text": "four"}]},
+    ]}
+    with MockLLM(script, keep_alive=True) as srv, httpx.Client(timeout=TIMEOUT) as client:
+        bodies: list[tuple[int, str, str]] = []
+        for _ in range(4):
+            with client.stream("POST", srv.base_url + "/v1/chat/completions", json={"model": "m"}) as resp:
+                bodies.append((resp.status_code, resp.headers.get("transfer-encoding", ""), resp.read().decode()))
+        assert [b[0] for b in bodies] == [200, 429, 200, 200]
+        assert bodies[0][1] == "chunked" and bodies[0][2].endswith("data: [DONE]\n\n")
+        assert json.loads(bodies[1][2])["error"]["message"] == "slow down"
+        assert "three" in bodies[3][2]
+        assert srv.connections == 1
+        with pytest.raises(httpx.RemoteProtocolError), \
+                client.stream("POST", srv.base_url + "/v1/chat/completions", json={"model": "m"}) as resp:
+            resp.read()  # the body never ends properly: the connection is closed mid-stream
+        with client.stream("POST", srv.base_url + "/v1/chat/completions", json={"model": "m"}) as resp:
+            assert "four" in resp.read().decode()
+        assert srv.connections == 2
+        assert all(r["answered_at"] >= r["received_at"] for r in srv.requests)
