@@ -84,6 +84,7 @@ class Figure:
     unit: str
     budget: float | None = None
     note: str = ""
+    peer: float | None = None  # pi's figure, same unit, from the same run
 
     @property
     def ratio(self) -> float | None:
@@ -115,8 +116,8 @@ def fmt_value(value: float, unit: str) -> str:
 
 
 def table(rows: Sequence[Figure], *, benches: Sequence[str] | None = None) -> str:
-    """Plain-text table: figure, value, budget, ratio, verdict; with a bench column if given."""
-    head = (["bench"] if benches is not None else []) + ["figure", "value", "budget", "ratio", "verdict"]
+    """Plain-text table: figure, value, budget, pi's figure, ratio, verdict; with a bench column if given."""
+    head = (["bench"] if benches is not None else []) + ["figure", "value", "budget", "pi", "ratio", "verdict"]
     body: list[list[str]] = []
     for i, f in enumerate(rows):
         ratio = f.ratio
@@ -124,6 +125,7 @@ def table(rows: Sequence[Figure], *, benches: Sequence[str] | None = None) -> st
             f.name,
             fmt_value(f.value, f.unit),
             "-" if f.budget is None else "≤ " + fmt_value(f.budget, f.unit),
+            "-" if f.peer is None else fmt_value(f.peer, f.unit),
             "-" if ratio is None else f"{ratio:.2f}",
             f.verdict,
         ]
@@ -168,7 +170,8 @@ class Report:
         extra = f"  ({figure.note})" if figure.note else ""
         budget = "" if figure.budget is None else f"   budget ≤ {fmt_value(figure.budget, figure.unit)}"
         verdict = "" if figure.budget is None else f"  [{figure.verdict}]"
-        print(f"  {figure.name}: {fmt_value(figure.value, figure.unit)}{budget}{verdict}{extra}", flush=True)
+        peer = "" if figure.peer is None else f"   pi {fmt_value(figure.peer, figure.unit)}"
+        print(f"  {figure.name}: {fmt_value(figure.value, figure.unit)}{budget}{peer}{verdict}{extra}", flush=True)
         return figure
 
     def finish(self) -> None:

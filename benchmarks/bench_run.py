@@ -1,15 +1,19 @@
-"""A whole scripted 2-turn tool-call run: `opi --json` vs pi's `--mode json`, and opi's in-process overhead per turn.
+"""opi against pi as the user meets them: whole runs, start-up, per-turn overhead, memory; and opi's in-process overhead.
 
-Both agents talk to the same scripted mock server (``tests/mock_llm.py``) on 127.0.0.1:
-turn 1 streams a sentence and a ``bash`` call running ``ls``, turn 2 the answer. Both are
-configured the same way, through a ``models.json`` provider ``mock`` in a temporary
-config folder (``OPI_HOME`` / ``PI_CODING_AGENT_DIR``), with sessions off, in a temporary
-working folder holding one file. Runs of the two alternate, so machine noise hits both.
+Both agents run as real processes against the same scripted mock server
+(``tests/mock_llm.py`` in keep-alive mode, as real APIs answer) with the same
+``models.json``, alternating so machine noise hits both (see ``_agents.py``):
 
-pi (``@mariozechner/pi-coding-agent``) is installed once into ``benchmarks/.peer`` with
-npm; without npm or network the comparison is skipped with a note.
+- **whole 2-turn run** (``--no-session``): turn 1 streams a sentence and a ``bash`` call
+  running ``ls``, turn 2 the answer. Wall time (budget: at most 0.25× pi's), peak resident
+  memory (budget: at most 0.25× pi's) and the TCP connections it opened (one keep-alive
+  connection serves a conversation).
+- **a 9-turn run** (sessions on, as a user runs): eight ``bash`` calls, then the answer.
+  Start to first request (budget 200 ms) and the overhead per turn as the user sees it:
+  real process, real HTTP, real tool, the tool's own time taken out (budget 5 ms; see
+  ``_agents.per_turn_overheads``).
 
-Finally the same conversation runs in-process through :class:`opi_cli.agent.agent.Agent`
+Then the same conversation runs in-process through :class:`opi_cli.agent.agent.Agent`
 with the faux provider and a no-op ``bash`` tool: the loop's own cost per turn (the faux
 provider's streaming, measured alone, is subtracted).
 
@@ -20,25 +24,26 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _agents import PROMPT, Agent, Workspace, find_pi, interleave, per_turn_overheads
 from _importtime import parse_importtime, top_level
-from _procs import ROOT, OpiCommand, clean_env, find_opi
+from _procs import OpiCommand, find_opi
 from _report import Figure, Report, quick, stats
 
 from opi_cli._util.abort import AbortSignal
-from opi_cli.agent.agent import Agent, AgentOptions
+from opi_cli.agent.agent import Agent as LoopAgent
+from opi_cli.agent.agent import AgentOptions
 from opi_cli.agent.events import AgentEvent
 from opi_cli.agent.tool import ExecutionMode, ToolResult, UpdateCallback, text_result
 from opi_cli.ai.provider import LlmContext, StreamOptions
@@ -46,153 +51,54 @@ from opi_cli.ai.providers.faux import FauxProvider, FauxResponse, FauxToolCall, 
 from opi_cli.ai.types import TextContent, UserMessage
 from tests.mock_llm import MockLLM
 
-PI_PACKAGE = "@mariozechner/pi-coding-agent@0.73.1"
-PEER_DIR = Path(__file__).resolve().parent / ".peer"
-PI_BIN = PEER_DIR / "node_modules" / ".bin" / "pi"
 TURN_BUDGET_MS = 5.0
-PROMPT = "list files"
-SCRIPT: dict[str, Any] = {
+FIRST_REQUEST_BUDGET_MS = 200.0
+WALL_RATIO_BUDGET = 0.25
+RSS_RATIO_BUDGET = 0.25
+TOOL_TURNS = 8
+TWO_TURNS: dict[str, Any] = {
     "responses": [
         {"steps": [{"text": "I'll list the files."},
                    {"tool_call": {"name": "bash", "arguments": {"command": "ls"}, "id": "call_1"}}]},
         {"steps": [{"text": "There is one file: a.txt"}]},
     ]
 }
-
-
-def models_json(base_url: str) -> str:
-    """pi's models.json format, read by both agents."""
-    provider = {"baseUrl": f"{base_url}/v1", "api": "openai-completions", "apiKey": "x",
-                "models": [{"id": "mock-model"}]}
-    return json.dumps({"providers": {"mock": provider}}, indent=2)
-
-
-def install_pi(report: Report) -> Path | None:
-    """pi's executable, installing it into benchmarks/.peer on first use; None if unavailable."""
-    if PI_BIN.exists():
-        return PI_BIN
-    npm = shutil.which("npm")
-    if npm is None or shutil.which("node") is None:
-        report.note("npm/node not found: pi comparison skipped")
-        return None
-    report.line(f"installing {PI_PACKAGE} into {PEER_DIR} (once) ...")
-    try:
-        proc = subprocess.run(
-            [npm, "install", "--prefix", str(PEER_DIR), "--no-audit", "--no-fund", PI_PACKAGE],
-            capture_output=True, text=True, timeout=240,
-        )
-    except subprocess.TimeoutExpired:
-        report.note("npm install timed out (no network?): pi comparison skipped")
-        return None
-    if proc.returncode != 0 or not PI_BIN.exists():
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        report.note(f"npm install failed: pi comparison skipped ({' | '.join(tail)})")
-        return None
-    return PI_BIN
-
-
-class Run:
-    """One agent's command line and environment, and a check that a run did the whole job."""
-
-    def __init__(self, name: str, argv: Sequence[str], env: Mapping[str, str],
-                 check: Callable[[str], str | None]) -> None:
-        self.name = name
-        self.argv = list(argv)
-        self.env = dict(env)
-        self.check = check
-        self.samples: list[float] = []
-
-    def once(self, srv: MockLLM, cwd: Path) -> float:
-        """Run once against a fresh copy of the script; returns seconds. Raises RuntimeError."""
-        srv.set_script(SCRIPT)
-        before = len(srv.requests)
-        t0 = time.perf_counter()
-        proc = subprocess.run(self.argv, env=self.env, cwd=cwd, capture_output=True, text=True,
-                              stdin=subprocess.DEVNULL, timeout=120)
-        elapsed = time.perf_counter() - t0
-        problem = f"exit {proc.returncode}" if proc.returncode != 0 else self.check(proc.stdout)
-        requests = srv.requests[before:]
-        if problem is None and len(requests) != 2:
-            problem = f"{len(requests)} model requests instead of 2"
-        if problem is None and "a.txt" not in json.dumps(requests[1]["body"]):
-            problem = "the second request does not carry the `ls` output"
-        if problem:
-            raise RuntimeError(f"{self.name}: {problem}\nstderr: {proc.stderr[-800:]}\nstdout: {proc.stdout[-800:]}")
-        return elapsed
-
-
-def _json_lines(stdout: str) -> list[dict[str, Any]]:
-    out = []
-    for line in stdout.splitlines():
-        line = line.strip()
-        if line.startswith("{"):
-            out.append(json.loads(line))
-    return out
-
-
-def check_opi(stdout: str) -> str | None:
-    events = _json_lines(stdout)
-    if not events or events[-1].get("type") != "session_summary":
-        return "no session_summary at the end of the stream"
-    return None
-
-
-def check_pi(stdout: str) -> str | None:
-    types = [e.get("type") for e in _json_lines(stdout)]
-    if "tool_execution_end" not in types or "agent_end" not in types:
-        return "no tool_execution_end/agent_end in pi's stream"
-    if "There is one file" not in stdout:
-        return "pi's stream lacks the final answer"
-    return None
+MANY_TURNS: dict[str, Any] = {
+    "responses": [
+        *({"steps": [{"text": f"Step {i}: listing."},
+                     {"tool_call": {"name": "bash", "arguments": {"command": "ls"}, "id": f"call_{i}"}}]}
+          for i in range(TOOL_TURNS)),
+        {"steps": [{"text": "There is one file: a.txt"}]},
+    ]
+}
 
 
 def whole_runs(report: Report, n: int) -> None:
     opi = find_opi()
+    report.line(f"opi: {opi.description}")
     if opi.warning:
         report.note(opi.warning)
-    pi_bin = install_pi(report)
-    with tempfile.TemporaryDirectory(prefix="opi-bench-") as tmp, MockLLM(SCRIPT) as srv:
-        base = Path(tmp)
-        work, home, opi_home, pi_dir = base / "work", base / "home", base / "opi-home", base / "pi-agent"
-        for d in (work, home, opi_home, pi_dir):
-            d.mkdir()
-        (work / "a.txt").write_text("hi\n")
-        for d in (opi_home, pi_dir):
-            (d / "models.json").write_text(models_json(srv.base_url))
-        common = ["--provider", "mock", "--model", "mock-model"]
-        runs = [Run("opi", [*opi.argv, "--json", "--no-session", *common, PROMPT],
-                    {**opi.env, "HOME": str(home), "OPI_HOME": str(opi_home)}, check_opi)]
-        if pi_bin is not None:
-            pi_env = clean_env({"HOME": str(home), "PI_CODING_AGENT_DIR": str(pi_dir), "PI_OFFLINE": "1",
-                                "PI_SKIP_VERSION_CHECK": "1"})
-            runs.append(Run("pi", [str(pi_bin), "--mode", "json", "--no-session", "--offline", *common, PROMPT],
-                            pi_env, check_pi))
-        report.line(f"opi: {' '.join(runs[0].argv)}")
-        if len(runs) > 1:
-            report.line(f"pi:  {' '.join(runs[1].argv)}")
-        report.line(f"{n} runs each after one warm-up, alternating; mock at {srv.base_url}")
-        opi_imports(report, opi, runs[0], srv, work)
-        for i in range(n + 1):
-            for r in runs:
-                try:
-                    elapsed = r.once(srv, work)
-                except RuntimeError as exc:
-                    if r.name == "pi":
-                        report.note(f"pi run failed, comparison skipped: {exc}")
-                        runs.remove(r)
-                        break
-                    raise
-                if i > 0:
-                    r.samples.append(elapsed)
-    report_whole(report, runs)
+    pi_bin = find_pi(report)
+    with tempfile.TemporaryDirectory(prefix="opi-bench-") as tmp, MockLLM(TWO_TURNS, keep_alive=True) as srv:
+        ws = Workspace.create(Path(tmp), srv)
+        opi_imports(report, opi, ws)
+        report.section(f"whole 2-turn run (--no-session), {n} runs each after one warm-up, alternating")
+        agents = [ws.opi(opi, sessions=False)] + ([ws.pi(pi_bin, sessions=False)] if pi_bin else [])
+        for a in agents:
+            report.line(f"{a.name}: {' '.join(a.argv)}")
+        report_whole(report, interleave(agents, ws, TWO_TURNS, 2, n, report))
+        report.section(f"{TOOL_TURNS + 1}-turn run ({TOOL_TURNS} bash calls, sessions on), {max(n // 2, 3)} runs each")
+        agents = [ws.opi(opi, sessions=True)] + ([ws.pi(pi_bin, sessions=True)] if pi_bin else [])
+        report_turns(report, interleave(agents, ws, MANY_TURNS, TOOL_TURNS + 1, max(n // 2, 3), report))
 
 
-def opi_imports(report: Report, opi: OpiCommand, run: Run, srv: MockLLM, cwd: Path) -> None:
+def opi_imports(report: Report, opi: OpiCommand, ws: Workspace) -> None:
     """One opi run under ``-X importtime``: where its start-up goes (figures inflated by the tracing)."""
-    srv.set_script(SCRIPT)
-    argv = [sys.executable, "-X", "importtime", "-m", "opi_cli", *run.argv[len(opi.argv):]]
+    ws.srv.set_script(TWO_TURNS)
+    agent = ws.opi(opi, sessions=False)
+    argv = [sys.executable, "-X", "importtime", "-m", "opi_cli", *agent.argv[len(opi.argv):]]
     t0 = time.perf_counter()
-    proc = subprocess.run(argv, env=run.env, cwd=cwd, capture_output=True, text=True,
+    proc = subprocess.run(argv, env=agent.env, cwd=ws.work, capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, timeout=120)
     elapsed = time.perf_counter() - t0
     rows = parse_importtime(proc.stderr)
@@ -203,21 +109,55 @@ def opi_imports(report: Report, opi: OpiCommand, run: Run, srv: MockLLM, cwd: Pa
     report.line("  " + ", ".join(f"{r.name} {r.cumulative_us / 1000:.0f} ms" for r in top[:10]))
     names = {r.name for r in rows}
     present = [m for m in ("httpx", "rich", "pygments", "click", "typer", "pydantic", "jsonschema",
-                           "prompt_toolkit", "tiktoken", "importlib.metadata") if m in names]
+                           "prompt_toolkit", "tiktoken", "importlib.metadata", "ssl") if m in names]
     report.line(f"  heavy packages loaded: {', '.join(present) or 'none'}")
     report.add(Figure("opi run: import time (under -X importtime)", total / 1000, "ms",
                       note=f"{len(rows)} modules"))
 
 
-def report_whole(report: Report, runs: list[Run]) -> None:
-    medians: dict[str, float] = {}
-    for r in runs:
-        s = stats(r.samples)
-        medians[r.name] = s.median
-        report.add(Figure(f"{r.name} whole 2-turn run, median", s.median * 1000, "ms",
-                          note=f"n={s.n}, min {s.minimum * 1000:.0f} ms, max {s.maximum * 1000:.0f} ms"))
-    if "pi" in medians:
-        report.add(Figure("opi / pi (whole run, medians)", medians["opi"] / medians["pi"], "×", 1.0))
+def _median(agent: Agent | None, value: Callable[[Any], float]) -> float | None:
+    if agent is None:
+        return None
+    return statistics.median(value(r) for r in agent.results)
+
+
+def report_whole(report: Report, agents: list[Agent]) -> None:
+    opi = agents[0]
+    pi = agents[1] if len(agents) > 1 else None
+    walls = stats([r.wall_s for r in opi.results])
+    pi_wall = _median(pi, lambda r: r.wall_s)
+    report.add(Figure("whole 2-turn --json run, median", walls.median * 1000, "ms",
+                      peer=None if pi_wall is None else pi_wall * 1000,
+                      note=f"n={walls.n}, min {walls.minimum * 1000:.0f} ms, max {walls.maximum * 1000:.0f} ms"))
+    rss = _median(opi, lambda r: r.peak_rss_kb) or 0.0
+    pi_rss = _median(pi, lambda r: r.peak_rss_kb)
+    report.add(Figure("peak RSS, 2-turn run, median", rss / 1024, "MB",
+                      peer=None if pi_rss is None else pi_rss / 1024))
+    conns = _median(opi, lambda r: r.connections) or 0.0
+    report.add(Figure("TCP connections per 2-turn run", conns, "", 1.0, peer=_median(pi, lambda r: r.connections)))
+    if pi_wall is not None and pi_rss is not None:
+        report.add(Figure("opi / pi: whole run (medians)", walls.median / pi_wall, "×", WALL_RATIO_BUDGET))
+        report.add(Figure("opi / pi: peak RSS (medians)", rss / pi_rss, "×", RSS_RATIO_BUDGET))
+
+
+def report_turns(report: Report, agents: list[Agent]) -> None:
+    opi = agents[0]
+    pi = agents[1] if len(agents) > 1 else None
+    first = _median(opi, lambda r: r.first_request_s) or 0.0
+    pi_first = _median(pi, lambda r: r.first_request_s)
+    report.add(Figure("start → first request (sessions on), median", first * 1000, "ms", FIRST_REQUEST_BUDGET_MS,
+                      peer=None if pi_first is None else pi_first * 1000,
+                      note="process start to the request's arrival at the server"))
+    turns = [o for r in opi.results for o in per_turn_overheads(r)]
+    pi_turns = [o for r in pi.results for o in per_turn_overheads(r)] if pi is not None else []
+    s = stats(turns)
+    report.add(Figure("overhead per turn, real process + HTTP + tool, median", s.median * 1000, "ms", TURN_BUDGET_MS,
+                      peer=statistics.median(pi_turns) * 1000 if pi_turns else None,
+                      note=f"{s.n} turns; min {s.minimum * 1000:.2f} ms, max {s.maximum * 1000:.2f} ms; "
+                           "answer written → next request, minus the tool's time"))
+    conns = _median(opi, lambda r: r.connections) or 0.0
+    report.add(Figure(f"TCP connections per {TOOL_TURNS + 1}-turn run", conns, "", 1.0,
+                      peer=_median(pi, lambda r: r.connections)))
 
 
 class NoopBash:
@@ -245,7 +185,7 @@ def _serialise(event: AgentEvent) -> None:
 
 
 async def _agent_once(serialise: bool) -> None:
-    agent = Agent(AgentOptions(model=faux_model(), provider=FauxProvider(list(_responses())), tools=[NoopBash()]))
+    agent = LoopAgent(AgentOptions(model=faux_model(), provider=FauxProvider(list(_responses())), tools=[NoopBash()]))
     if serialise:
         agent.subscribe(_serialise)
     await agent.prompt(PROMPT)
@@ -275,18 +215,16 @@ async def in_process(report: Report, min_time_s: float) -> None:
     bare = await _timed(lambda: _agent_once(False), min_time_s)
     with_json = await _timed(lambda: _agent_once(True), min_time_s)
     report.line(f"faux provider alone, 2 streams: {faux * 1000:.2f} ms (subtracted below)")
-    report.add(Figure("agent overhead per turn", (bare - faux) / 2 * 1000, "ms", TURN_BUDGET_MS,
+    report.add(Figure("agent overhead per turn, in-process", (bare - faux) / 2 * 1000, "ms", TURN_BUDGET_MS,
                       note=f"2-turn run {bare * 1000:.2f} ms"))
-    report.add(Figure("agent overhead per turn, events as JSON", (with_json - faux) / 2 * 1000, "ms", TURN_BUDGET_MS,
+    report.add(Figure("agent overhead per turn, in-process, events as JSON", (with_json - faux) / 2 * 1000, "ms",
+                      TURN_BUDGET_MS,
                       note="a subscriber json.dumps()-ing every event, as --json does"))
 
 
 def main() -> None:
-    report = Report("whole run: opi --json vs pi --mode json, and agent overhead per turn")
-    n = 3 if quick() else 10
-    report.section("whole process, 2-turn bash-then-answer script against the mock server")
-    os.chdir(ROOT)
-    whole_runs(report, n)
+    report = Report("opi --json vs pi --mode json: whole runs, start-up, per-turn overhead, memory")
+    whole_runs(report, 3 if quick() else 10)
     asyncio.run(in_process(report, 0.2 if quick() else 0.6))
     report.finish()
 

@@ -4,7 +4,8 @@ Runs the installed console script (see ``_procs.find_opi``) N times each, after 
 run, and reports median and minimum. ``python -c pass`` (with and without ``site``) is
 measured too, because no Python CLI can start faster than its interpreter: on this machine
 ``site`` runs the ``.pth`` hooks of site-packages (editable-install finders and anything
-else installed there), which every console script pays for. Finally it lists what
+else installed there), which every console script pays for. pi's ``--version`` and
+``--help`` are timed in the same rounds, as the peer's figures. Finally it lists what
 ``opi --version`` imports, from ``python -X importtime``.
 
 Run alone: ``python3 benchmarks/bench_startup.py``.
@@ -18,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _agents import find_pi
 from _importtime import children, parse_importtime, top_level
 from _procs import OpiCommand, clean_env, find_opi, time_interleaved, time_runs
 from _report import Figure, Report, Stats, quick, stats
@@ -32,9 +34,10 @@ HEAVY = (
 )
 
 
-def _add_ms(report: Report, name: str, s: Stats, budget: float | None) -> None:
+def _add_ms(report: Report, name: str, s: Stats, budget: float | None, peer: Stats | None = None) -> None:
     report.add(Figure(f"{name} median", s.median * 1000, "ms", budget,
-                      note=f"n={s.n}, min {s.minimum * 1000:.1f} ms, max {s.maximum * 1000:.1f} ms"))
+                      note=f"n={s.n}, min {s.minimum * 1000:.1f} ms, max {s.maximum * 1000:.1f} ms",
+                      peer=None if peer is None else peer.median * 1000))
 
 
 def _imports(report: Report, opi: OpiCommand) -> None:
@@ -75,18 +78,27 @@ def main() -> None:
         report.note(opi.warning)
     n_version, n_help = (10, 4) if quick() else (30, 10)
     env = dict(opi.env)
-    report.section(f"interpreter alone vs opi --version, {n_version} runs each, interleaved")
-    bare, no_site, version = (stats(x) for x in time_interleaved(
-        [([sys.executable, "-c", "pass"], clean_env()), ([sys.executable, "-S", "-c", "pass"], clean_env()),
-         ([*opi.argv, "--version"], env)], n_version))
+    pi_bin = find_pi(report)
+    pi_env = clean_env()
+    report.section(f"interpreter alone vs opi --version{' and pi --version' if pi_bin else ''}, "
+                   f"{n_version} runs each, interleaved")
+    commands = [([sys.executable, "-c", "pass"], clean_env()), ([sys.executable, "-S", "-c", "pass"], clean_env()),
+                ([*opi.argv, "--version"], env)]
+    if pi_bin is not None:
+        commands.append(([str(pi_bin), "--version"], pi_env))
+    samples = [stats(x) for x in time_interleaved(commands, n_version)]
+    bare, no_site, version = samples[:3]
+    pi_version = samples[3] if pi_bin is not None else None
     _add_ms(report, "python -c pass", bare, None)
     _add_ms(report, "python -S -c pass (no site)", no_site, None)
-    _add_ms(report, "opi --version", version, VERSION_BUDGET_MS)
+    _add_ms(report, "opi --version", version, VERSION_BUDGET_MS, pi_version)
     report.add(Figure("opi --version min", version.minimum * 1000, "ms", note="best case: the quiet-machine figure"))
     report.add(Figure("opi --version minus python -c pass", (version.minimum - bare.minimum) * 1000, "ms",
                       note="opi's own share (minimums)"))
     report.section("opi --help")
-    _add_ms(report, "opi --help", stats(time_runs([*opi.argv, "--help"], n_help, env=env, cwd="/")), HELP_BUDGET_MS)
+    pi_help = stats(time_runs([str(pi_bin), "--help"], n_help, env=pi_env, cwd="/")) if pi_bin else None
+    _add_ms(report, "opi --help", stats(time_runs([*opi.argv, "--help"], n_help, env=env, cwd="/")), HELP_BUDGET_MS,
+            pi_help)
     report.section("what `opi --version` imports")
     _imports(report, opi)
     report.finish()

@@ -2,9 +2,14 @@
 
 Each bench prints its own figures as it goes; those that report through ``_report.Report``
 also write them to a results file named by ``OPI_BENCH_RESULTS``, from which the summary
-at the end is built (figure, value, budget, ratio, verdict). A bench that does not use
-``_report`` still runs; the summary then says it reported no figures. Benches run in name
-order; ``--only`` picks some, ``--quick`` asks them for fewer repetitions.
+at the end is built (figure, value, budget, pi's figure from the same run, ratio, verdict).
+A bench that does not use ``_report`` still runs; the summary then says it reported no
+figures. Benches run in name order; ``--only`` picks some, ``--quick`` asks them for fewer
+repetitions.
+
+Nothing is written into the checkout: scratch files go to temporary folders, pi's npm
+install and every process's bytecode to a cache folder (``_procs.cache_dir``), and the
+summary compares ``git status --ignored`` before and after the run to prove it.
 
 Usage: ``python3 benchmarks/run_all.py [--quick] [--timeout S] [--only startup,sse]``
 (``make bench``).
@@ -25,8 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.dont_write_bytecode = True  # this process's own imports keep out of the checkout too
 
-from _report import QUICK_ENV, RESULTS_ENV, Figure, load_average, render_rows, table
+from _procs import ROOT, cache_dir, pycache_prefix  # noqa: E402
+from _report import QUICK_ENV, RESULTS_ENV, Figure, load_average, render_rows, table  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -63,6 +70,7 @@ def run_bench(path: Path, timeout_s: float, quick: bool) -> Outcome:
         results = Path(tmp) / "results.json"
         env = dict(os.environ)
         env[RESULTS_ENV] = str(results)
+        env["PYTHONPYCACHEPREFIX"] = pycache_prefix()
         if quick:
             env[QUICK_ENV] = "1"
         t0 = time.perf_counter()
@@ -88,7 +96,27 @@ def run_bench(path: Path, timeout_s: float, quick: bool) -> Outcome:
     return outcome
 
 
-def summary(outcomes: list[Outcome], load_before: str) -> str:
+def checkout_state() -> set[str] | None:
+    """Every path ``git status`` reports in the checkout, ignored ones included (None without git)."""
+    try:
+        proc = subprocess.run(["git", "status", "--porcelain", "--ignored", "--untracked-files=all"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return set(proc.stdout.splitlines()) if proc.returncode == 0 else None
+
+
+def checkout_report(before: set[str] | None, after: set[str] | None) -> str:
+    if before is None or after is None:
+        return "checkout: not a git checkout, writes not checked"
+    changed = sorted(after - before)
+    if not changed:
+        return f"checkout: unchanged by the run (git status --ignored); cache: {cache_dir()}"
+    shown = ", ".join(line[3:] for line in changed[:10]) + (" ..." if len(changed) > 10 else "")
+    return f"checkout: WRITTEN by the run ({len(changed)} paths): {shown}"
+
+
+def summary(outcomes: list[Outcome], load_before: str, checkout: str = "") -> str:
     """The closing table: every budgeted figure first, then the reference figures, then notes."""
     lines = ["", "=" * 100, "SUMMARY  (`make bench`; budgets from ARCHITECTURE.md; ratio = value / budget)", ""]
     lines.append(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
@@ -98,6 +126,8 @@ def summary(outcomes: list[Outcome], load_before: str) -> str:
     if _busy(load_before) or _busy(load_average()):
         lines.append("WARNING: the machine was busy (load above its CPU count): wall-time figures are inflated; "
                      "re-run on a quiet machine before judging the budgets")
+    if checkout:
+        lines.append(checkout)
     lines.append(render_rows(["bench", "status", "time"],
                              [[o.name, o.status, f"{o.seconds:.1f} s"] for o in outcomes]))
     budgeted = [(o.name, f) for o in outcomes for f in o.figures if f.budget is not None]
@@ -145,12 +175,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     outcomes: list[Outcome] = []
     load_before = load_average()
+    before = checkout_state()
     for path in benches:
         print(f"\n### {path.name}", flush=True)
         outcome = run_bench(path, args.timeout, args.quick)
         print(f"### {path.name}: {outcome.status} in {outcome.seconds:.1f} s", flush=True)
         outcomes.append(outcome)
-    print(summary(outcomes, load_before), flush=True)
+    print(summary(outcomes, load_before, checkout_report(before, checkout_state())), flush=True)
     return 0 if all(o.status == "ok" for o in outcomes) else 1
 
 
