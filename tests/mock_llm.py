@@ -426,6 +426,9 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
+    # Every write is flushed at once (TCP_NODELAY), as streaming API servers do: otherwise a
+    # small write that follows another (the closing chunk) waits for the client's delayed ACK.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         """Keep test output quiet."""

@@ -50,7 +50,7 @@ def test_a_conversation_of_several_turns_uses_one_connection(workdir: Path, wire
         assert len(srv.requests) == 4
         assert "turn3" in json.dumps(srv.requests[3]["body"])  # the tool really ran
         assert srv.connections == 1
-    assert _summary(proc.stdout)["exit_code"] == 0
+    assert _summary(proc.stdout)["exitCode"] == 0
 
 
 @pytest.mark.parametrize("wire", WIRES[:2])

@@ -18,7 +18,7 @@ import httpx
 from opi_cli._util.jsonio import JsonValue, dumps_bytes
 from opi_cli.ai.client_setup import settle_async_library, trust_context
 from opi_cli.ai.errors import classify_http
-from opi_cli.ai.events import AssistantStreamEvent, ProviderError
+from opi_cli.ai.events import AssistantStreamEvent, ProviderError, StreamError
 from opi_cli.ai.provider import StreamOptions
 from opi_cli.ai.sse import SSEDecoder, SSEEvent
 
@@ -179,10 +179,14 @@ async def drive_sse(
     del body
     try:
         async with aclosing(post_sse(url, headers, payload, options)) as events:
+            failed = False
             async for sse in events:
                 for ev in parser.feed(sse):
+                    failed = isinstance(ev, StreamError)
                     yield ev
                 if parser.done:
+                    if not failed:
+                        await drain(events)
                     break
     except ProviderFailure as exc:
         for ev in parser.on_failure(exc.error):
@@ -190,6 +194,23 @@ async def drive_sse(
         return
     for ev in parser.at_eof():
         yield ev
+
+
+DRAIN_S = 0.5
+"""How long the end of a body may take after the final event before its connection is dropped."""
+
+
+async def drain(events: AsyncIterator[SSEEvent]) -> None:
+    """Read what is left of a complete answer (after ``[DONE]``/``message_stop``: the end of
+    the body), so its connection goes back to the pool for the next request instead of being
+    closed. A server that neither ends the body nor closes within :data:`DRAIN_S` costs its
+    connection, as a stream closed at once did; what arrives meanwhile is ignored."""
+    try:
+        async with asyncio.timeout(DRAIN_S):
+            async for _ in events:
+                pass
+    except (TimeoutError, ProviderFailure):
+        pass
 
 
 async def probe_models(base_url: str, timeout_s: float = 0.4) -> bool:
