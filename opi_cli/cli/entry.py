@@ -53,8 +53,14 @@ def main(argv: list[str] | None = None) -> None:
         run_mcp(args[1:])
         return
     from opi_cli.cli.main import run_app
+    from opi_cli.cli.process_exit import exit_code, exit_now
 
-    run_app(route(args))
+    try:
+        run_app(route(args))
+    except SystemExit as exc:
+        if argv is not None:  # called in-process: leave the interpreter alone
+            raise
+        exit_now(exit_code(exc))  # the process's work is done: skip the interpreter's teardown
 
 
 if __name__ == "__main__":
