@@ -51,11 +51,11 @@ class _DeferredTrust(ssl.SSLContext):
                 self.load_verify_locations(cafile=certifi.where())
             self._loaded = True
 
-    def wrap_bio(self, *args: object, **kwargs: object) -> ssl.SSLObject:  # type: ignore[override]
+    def wrap_bio(self, *args: object, **kwargs: object) -> ssl.SSLObject:
         self._load()
         return super().wrap_bio(*args, **kwargs)  # type: ignore[arg-type]
 
-    def wrap_socket(self, *args: object, **kwargs: object) -> ssl.SSLSocket:  # type: ignore[override]
+    def wrap_socket(self, *args: object, **kwargs: object) -> ssl.SSLSocket:
         self._load()
         return super().wrap_socket(*args, **kwargs)  # type: ignore[arg-type]
 
