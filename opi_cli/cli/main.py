@@ -262,6 +262,9 @@ def schema_command(
 def run_app(argv: list[str]) -> None:
     """Run the Typer app with ``argv`` (already routed) and exit with its code."""
     from opi_cli.cli.failures import one_line_errors
+    from opi_cli.cli.plain_params import plain_conversion
 
+    command = typer.main.get_command(app)
+    plain_conversion(command)  # no pydantic for plain option values
     with one_line_errors(debug="--debug" in argv):  # whatever a command did not handle: one line
-        app(args=argv, prog_name="opi")
+        command(args=argv, prog_name="opi")
