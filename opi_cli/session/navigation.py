@@ -12,7 +12,6 @@ from pathlib import Path
 from opi_cli.agent.messages import AgentMessage
 from opi_cli.ai.types import TextContent, UserMessage
 from opi_cli.session.entries import MessageEntry
-from opi_cli.session.export import export_html, export_markdown
 from opi_cli.session.writer import SessionWriter
 
 __all__ = ["export_to", "fork_messages", "fork_points", "session_choices", "tree_points", "user_text"]
@@ -88,6 +87,8 @@ async def export_to(writer: SessionWriter, target: str | None, cwd: Path) -> Pat
     path = Path(target).expanduser() if target else cwd / f"opi-session-{writer.session_id[:8]}.html"
     if not path.is_absolute():
         path = cwd / path
+    from opi_cli.session.export import export_html, export_markdown  # only for /export: kept off every start
+
     entries = await writer.path_entries()
     title = writer.name or f"opi session {writer.session_id[:8]}"
     render = export_markdown if path.suffix.lower() == ".md" else export_html
