@@ -62,3 +62,25 @@ def test_bad_option_values_get_typers_own_messages(workdir: Path) -> None:
     word = run_opi(["--max-turns", "many", "-p", "hi"], cwd=workdir)
     assert word.returncode == 2
     assert "Invalid value for '--max-turns': Input should be a valid integer" in word.stderr
+
+
+def test_every_option_of_every_command_converts_without_pydantic() -> None:
+    """A new option of a type plain_params does not know would bring pydantic back to every run."""
+    import typer.main
+
+    from opi_cli.cli.main import app
+    from opi_cli.cli.plain_params import plain_conversion
+
+    group = typer.main.get_command(app)
+    plain_conversion(group)
+    missing: list[str] = []
+
+    def walk(command: Any, path: str) -> None:
+        for param in command.params:
+            if getattr(param, "_runtime_param", None) is None:
+                missing.append(f"{path} {param.name}: {param.type_descriptor.annotation}")
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, f"{path} {name}")
+
+    walk(group, "opi")
+    assert missing == []

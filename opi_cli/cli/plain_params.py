@@ -3,7 +3,7 @@
 Typer (0.29 and later) converts each parameter's value through a pydantic ``TypeAdapter``
 built on first use, even a string that is already a string: every ``opi`` command paid
 for importing pydantic (about 60 ms) and building an adapter per option. opi's parameters
-are strings, integers (some with a lower bound), flags and lists of strings (and
+are strings, numbers (some with a lower bound), flags and lists of strings (and
 ``--help``, a flag Typer makes on first use).
 :func:`plain_conversion` gives each such parameter of a command tree a conversion that
 accepts the values these types take on a command line and hands anything else (a word
@@ -17,12 +17,14 @@ use no pydantic) is left untouched.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
 __all__ = ["plain_conversion"]
 
 _FALLBACK = object()
+_DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 def plain_conversion(command: Any) -> None:
@@ -79,11 +81,13 @@ def _converter(annotation: Any, info: Any) -> Callable[[Any], Any] | None:
         return _text
     if annotation is bool:
         return _flag
-    if annotation is int:
+    if annotation in (int, float):
         low, high = getattr(info, "min", None), getattr(info, "max", None)
         if getattr(info, "clamp", False):
             return None
-        return lambda value: _integer(value, low, high)
+        if annotation is int:
+            return lambda value: _integer(value, low, high)
+        return lambda value: _decimal(value, low, high)
     if getattr(annotation, "__origin__", None) is list and getattr(annotation, "__args__", None) == (str,):
         return _texts
     return None
@@ -111,6 +115,20 @@ def _integer(value: Any, low: float | None, high: float | None) -> Any:
         number = value
     else:
         return _FALLBACK
+    return _in_range(number, low, high)
+
+
+def _decimal(value: Any, low: float | None, high: float | None) -> Any:
+    if isinstance(value, str) and _DECIMAL.fullmatch(value):
+        number = float(value)
+    elif isinstance(value, float | int) and not isinstance(value, bool):
+        number = float(value)
+    else:
+        return _FALLBACK
+    return _in_range(number, low, high)
+
+
+def _in_range(number: float, low: float | None, high: float | None) -> Any:
     if (low is not None and number < low) or (high is not None and number > high):
         return _FALLBACK
     return number
