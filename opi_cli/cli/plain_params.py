@@ -119,12 +119,10 @@ def _integer(value: Any, low: float | None, high: float | None) -> Any:
 
 
 def _decimal(value: Any, low: float | None, high: float | None) -> Any:
-    if isinstance(value, str) and _DECIMAL.fullmatch(value):
-        number = float(value)
-    elif isinstance(value, float | int) and not isinstance(value, bool):
-        number = float(value)
-    else:
+    text = isinstance(value, str) and _DECIMAL.fullmatch(value) is not None
+    if not text and (not isinstance(value, float | int) or isinstance(value, bool)):
         return _FALLBACK
+    number = float(value)
     return _in_range(number, low, high)
 
 

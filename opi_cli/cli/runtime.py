@@ -127,7 +127,8 @@ def select_tools(opts: RunOptions, cwd: Path, model: Model) -> dict[str, Tool]:
         names = []
     else:
         names = list(DEFAULT_TOOLS)
-    available = create_builtin_tools(str(cwd), supports_images=model.supports_images, edit_needs_read="read" in names)
+    available = create_builtin_tools(str(cwd), supports_images=model.supports_images, edit_needs_read="read" in names,
+                                     names=names)
     return {n: available[n] for n in names}
 
 

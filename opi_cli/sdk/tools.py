@@ -20,7 +20,7 @@ from opi_cli.agent.function_tool import FunctionTool, to_tool_result
 from opi_cli.agent.tool import ExecutionMode, Tool, ToolResult, UpdateCallback
 from opi_cli.agent.validation import validate_arguments
 from opi_cli.errors import ConfigError, ToolError
-from opi_cli.tools import create_builtin_tools
+from opi_cli.tools import ALL_TOOLS, create_builtin_tools
 
 __all__ = ["RegisteredTool", "ToolDefinition", "ToolRegistry", "adapt_tool", "create_coding_tools"]
 
@@ -212,12 +212,12 @@ def create_coding_tools(cwd: str | Path, *, names: Iterable[str] | None = None) 
     """
     wanted = None if names is None else list(names)
     available = create_builtin_tools(
-        str(Path(cwd).expanduser().resolve()), edit_needs_read=wanted is None or "read" in wanted
+        str(Path(cwd).expanduser().resolve()), edit_needs_read=wanted is None or "read" in wanted, names=wanted
     )
     wanted = list(available) if wanted is None else wanted
     unknown = [n for n in wanted if n not in available]
     if unknown:
-        raise ConfigError(f"unknown coding tool(s): {', '.join(unknown)}; known: {', '.join(available)}")
+        raise ConfigError(f"unknown coding tool(s): {', '.join(unknown)}; known: {', '.join(ALL_TOOLS)}")
     return [available[n] for n in wanted]
 
 
