@@ -105,6 +105,12 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _make_durable(fd: int, folder: Path) -> None:
+    """A new session file's header and its name in the folder, on disk."""
+    os.fsync(fd)
+    _fsync_dir(folder)
+
+
 class JsonlHandle:
     """One session file; writable handles hold its lock until closed."""
 
@@ -116,6 +122,8 @@ class JsonlHandle:
         self._fd: int | None = None
         self._tail_checked = False
         self._closed = False
+        self._creation: asyncio.Future[None] | None = None
+        """A new file's first fsyncs, running in a thread while the session starts (see ``create``)."""
         self.torn_bytes: bytes | None = None
         """What the tail check cut off before the first append (also saved in ``<file>.torn``)."""
 
@@ -236,6 +244,9 @@ class JsonlHandle:
         if self._fd is None:
             return
         try:
+            if self._creation is not None:
+                creation, self._creation = self._creation, None
+                await creation
             await asyncio.to_thread(os.fsync, self._fd)
         except OSError as exc:
             raise PersistenceError(f"cannot sync session file {self._path}: {exc.strerror or exc}") from exc
@@ -300,11 +311,9 @@ class JsonlStore(ConversationMethods):
                 written = 0
                 while written < len(line):  # a short write means the disk filled up: finish or fail
                     written += os.write(fd, line[written:])
-                os.fsync(fd)
             except OSError:
                 os.close(fd)
                 raise
-            _fsync_dir(folder)
         except FileExistsError as exc:
             lock.release()
             raise SessionError(f"session file {path} already exists") from exc
@@ -316,6 +325,10 @@ class JsonlStore(ConversationMethods):
         handle = JsonlHandle(path, header, len(line), lock)
         handle._fd = fd
         handle._tail_checked = True
+        # The header is written; making it durable (file, then folder) takes milliseconds the
+        # first request need not wait for. It runs in a thread now and every sync (each
+        # compaction, the close) waits for it first, as it waits for the entries appended since.
+        handle._creation = asyncio.get_running_loop().run_in_executor(None, _make_durable, fd, folder)
         return handle
 
     def _candidates(self, cwd: str | None) -> list[Path]:
