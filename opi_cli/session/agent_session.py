@@ -19,6 +19,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from opi_cli._util.abort import AbortController, AbortSignal
 from opi_cli._util.jsonio import JsonValue
@@ -46,7 +47,6 @@ from opi_cli.session.compaction import (
     CompactionRequest,
     CompactionSettings,
     ContextUsage,
-    Summarizer,
     compact,
     context_tokens,
     preview,
@@ -54,6 +54,9 @@ from opi_cli.session.compaction import (
 )
 from opi_cli.session.entries import MessageEntry, header_to_json
 from opi_cli.session.writer import SessionWriter
+
+if TYPE_CHECKING:
+    from opi_cli.session.compaction import Summarizer  # loaded with the summary code, on first use
 
 __all__ = ["AgentSession"]
 

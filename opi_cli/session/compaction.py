@@ -19,7 +19,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from opi_cli._util.abort import AbortSignal
 from opi_cli.agent.messages import AgentMessage
@@ -41,23 +41,44 @@ from opi_cli.session.compaction_cut import (
     should_compact,
     usage_tokens,
 )
-from opi_cli.session.compaction_summary import (
-    TOOL_RESULT_MAX_CHARS,
-    CompactionAborted,
-    CompactionResult,
-    Summarizer,
-    SummaryRequest,
-    TokenCounter,
-    fallback_result,
-    fallback_summary,
-    format_file_operations,
-    serialize_conversation,
-    summarize,
-    summarize_with,
-    summary_budgets,
-)
 from opi_cli.session.context import build_context
 from opi_cli.session.entries import Entry
+
+if TYPE_CHECKING:
+    from opi_cli.session.compaction_summary import (
+        TOOL_RESULT_MAX_CHARS,
+        CompactionAborted,
+        CompactionResult,
+        Summarizer,
+        SummaryRequest,
+        TokenCounter,
+        fallback_result,
+        fallback_summary,
+        format_file_operations,
+        serialize_conversation,
+        summarize,
+        summarize_with,
+        summary_budgets,
+    )
+
+# The summary calls (prompts, serialisation, the model request) are needed only when a
+# compaction runs: their names are imported from compaction_summary on first use, so that
+# a session that never compacts does not load them at start.
+_SUMMARY_NAMES = frozenset({
+    "TOOL_RESULT_MAX_CHARS", "CompactionAborted", "CompactionResult", "Summarizer", "SummaryRequest", "TokenCounter",
+    "fallback_result", "fallback_summary", "format_file_operations", "serialize_conversation", "summarize",
+    "summarize_with", "summary_budgets",
+})
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _SUMMARY_NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from opi_cli.session import compaction_summary
+
+    value = getattr(compaction_summary, name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "CHARS_PER_IMAGE",
@@ -219,6 +240,8 @@ async def compact(
 
 
 async def _compact_now(request: CompactionRequest) -> CompactionOutcome:
+    from opi_cli.session.compaction_summary import CompactionAborted, summarize, summarize_with
+
     if request.signal is not None and request.signal.aborted:
         return CompactionOutcome("aborted", request.reason, message="Compaction cancelled")
     entries = request.path() if callable(request.path) else request.path

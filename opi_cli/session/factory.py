@@ -8,10 +8,15 @@ retries as the CLI: there is one agent.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from opi_cli.agent.agent import AgentOptions, LoopAgent
 from opi_cli.session.agent_session import AgentSession
-from opi_cli.session.compaction import CompactionSettings, Summarizer
+from opi_cli.session.compaction import CompactionSettings
 from opi_cli.session.writer import SessionWriter
+
+if TYPE_CHECKING:
+    from opi_cli.session.compaction import Summarizer
 
 __all__ = ["create_agent_session"]
 
