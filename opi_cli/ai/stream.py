@@ -38,16 +38,19 @@ class ApiProvider:
     def __init__(self) -> None:
         self._cache: dict[str, Provider] = {}
 
-    async def stream(
+    def stream(
         self, model: Model, context: LlmContext, options: StreamOptions
     ) -> AsyncIterator[AssistantStreamEvent]:
+        # The adapter's own stream is returned, not re-yielded: one generator less per event.
         try:
             adapter = self._cache.get(model.api) or provider_for_api(model.api)
         except ValueError as exc:
-            b = MessageBuilder(model)
-            yield b.start()
-            yield b.fail(ProviderError("bad_request", str(exc)))
-            return
+            return _unsupported(model, str(exc))
         self._cache[model.api] = adapter
-        async for ev in adapter.stream(model, context, options):
-            yield ev
+        return adapter.stream(model, context, options)
+
+
+async def _unsupported(model: Model, message: str) -> AsyncIterator[AssistantStreamEvent]:
+    b = MessageBuilder(model)
+    yield b.start()
+    yield b.fail(ProviderError("bad_request", message))
