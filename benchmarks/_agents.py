@@ -11,7 +11,10 @@ skipped with a note.
 
 :func:`timed_run` starts one process and records, on the clock the mock server stamps its
 log with (``time.monotonic``): when it started, when each stdout line arrived, when it
-exited, its peak resident memory (``wait4``) and the connections it opened.
+exited, its peak resident memory (``wait4``) and the connections it opened. It also notes
+the CPU time the process had used (all its threads, from ``/proc``) as each request arrived
+and as each answer was written: on a busy machine wall time counts the waits for a CPU too,
+and the CPU figures say what a quiet machine's wall time would be.
 """
 
 from __future__ import annotations
@@ -133,6 +136,7 @@ class RunResult:
     requests: list[dict[str, Any]]  # the mock server's log entries of this run
     peak_rss_kb: int
     connections: int
+    cpu_s: float  # user + system time of the process and the children it waited for
 
     @property
     def wall_s(self) -> float:
@@ -141,6 +145,32 @@ class RunResult:
     @property
     def first_request_s(self) -> float:
         return float(self.requests[0]["received_at"]) - self.started
+
+    @property
+    def first_request_cpu_s(self) -> float | None:
+        cpu = self.requests[0].get("cpu_received")
+        return None if cpu is None else float(cpu)
+
+    def turn_cpu_s(self) -> list[float]:
+        """CPU time of the process from each answer written to the next request (tool spawn included)."""
+        out = []
+        for before, after in zip(self.requests, self.requests[1:], strict=False):
+            a, b = before.get("cpu_answered"), after.get("cpu_received")
+            if a is not None and b is not None:
+                out.append(float(b) - float(a))
+        return out
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time process ``pid`` has run so far, all threads (``/proc/PID/task/*/schedstat``, Linux)."""
+    total = 0
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/schedstat", encoding="ascii") as f:
+                total += int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return total / 1e9
 
 
 def _json_lines(stdout: str) -> list[dict[str, Any]]:
@@ -171,6 +201,7 @@ def timed_run(agent: Agent, ws: Workspace, script: dict[str, Any], requests: int
     started = time.monotonic()
     proc = subprocess.Popen(agent.argv, env=agent.env, cwd=ws.work, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    srv.observe = lambda moment, entry: entry.__setitem__(f"cpu_{moment}", cpu_seconds(proc.pid))
     assert proc.stdout is not None and proc.stderr is not None
     out_pipe, err_pipe = proc.stdout, proc.stderr
 
@@ -183,6 +214,7 @@ def timed_run(agent: Agent, ws: Workspace, script: dict[str, Any], requests: int
         t.start()
     _, status, usage = os.wait4(proc.pid, 0)
     ended = time.monotonic()
+    srv.observe = None
     proc.returncode = os.waitstatus_to_exitcode(status)
     for t in readers:
         t.join()
@@ -199,7 +231,8 @@ def timed_run(agent: Agent, ws: Workspace, script: dict[str, Any], requests: int
         raise RuntimeError(f"{agent.name}: {problem}\nstderr: {err.decode(errors='replace')[-800:]}\n"
                            f"stdout: {stdout[-800:]}")
     events = [(t, json.loads(line)) for t, line in lines if line.strip().startswith(b"{")]
-    return RunResult(started, ended, events, log, usage.ru_maxrss, srv.connections - conns)
+    return RunResult(started, ended, events, log, usage.ru_maxrss, srv.connections - conns,
+                     usage.ru_utime + usage.ru_stime)
 
 
 def per_turn_overheads(run: RunResult) -> list[float]:

@@ -13,6 +13,10 @@ Both agents run as real processes against the same scripted mock server
   real process, real HTTP, real tool, the tool's own time taken out (budget 5 ms; see
   ``_agents.per_turn_overheads``).
 
+Beside the wall times: the CPU time each agent used (whole run; to the first request; per
+turn), read from ``/proc`` as the server logged each request. On a busy machine wall time
+also counts waits for a CPU; the CPU figures say what a quiet machine's would rest on.
+
 Then the same conversation runs in-process through :class:`opi_cli.agent.agent.Agent`
 with the faux provider and a no-op ``bash`` tool: the loop's own cost per turn (the faux
 provider's streaming, measured alone, is subtracted).
@@ -121,6 +125,12 @@ def _median(agent: Agent | None, value: Callable[[Any], float]) -> float | None:
     return statistics.median(value(r) for r in agent.results)
 
 
+def _cpu_median(samples: list[float | None]) -> float | None:
+    """Median of the CPU samples that could be read (None where ``/proc`` is missing)."""
+    known = [s for s in samples if s is not None]
+    return statistics.median(known) if known else None
+
+
 def report_whole(report: Report, agents: list[Agent]) -> None:
     opi = agents[0]
     pi = agents[1] if len(agents) > 1 else None
@@ -133,6 +143,11 @@ def report_whole(report: Report, agents: list[Agent]) -> None:
     pi_rss = _median(pi, lambda r: r.peak_rss_kb)
     report.add(Figure("peak RSS, 2-turn run, median", rss / 1024, "MB",
                       peer=None if pi_rss is None else pi_rss / 1024))
+    cpu = _median(opi, lambda r: r.cpu_s) or 0.0
+    pi_cpu = _median(pi, lambda r: r.cpu_s)
+    report.add(Figure("CPU time, whole 2-turn run, median", cpu * 1000, "ms",
+                      peer=None if pi_cpu is None else pi_cpu * 1000,
+                      note="user + system, the tool's process included: what a quiet machine's wall time rests on"))
     conns = _median(opi, lambda r: r.connections) or 0.0
     report.add(Figure("TCP connections per 2-turn run", conns, "", 1.0, peer=_median(pi, lambda r: r.connections)))
     if pi_wall is not None and pi_rss is not None:
@@ -148,6 +163,12 @@ def report_turns(report: Report, agents: list[Agent]) -> None:
     report.add(Figure("start → first request (sessions on), median", first * 1000, "ms", FIRST_REQUEST_BUDGET_MS,
                       peer=None if pi_first is None else pi_first * 1000,
                       note="process start to the request's arrival at the server"))
+    first_cpu = _cpu_median([r.first_request_cpu_s for r in opi.results])
+    pi_first_cpu = _cpu_median([r.first_request_cpu_s for r in pi.results]) if pi is not None else None
+    if first_cpu is not None:
+        report.add(Figure("start → first request, CPU time, median", first_cpu * 1000, "ms",
+                          peer=None if pi_first_cpu is None else pi_first_cpu * 1000,
+                          note="the process's threads (/proc), as the request arrived"))
     turns = [o for r in opi.results for o in per_turn_overheads(r)]
     pi_turns = [o for r in pi.results for o in per_turn_overheads(r)] if pi is not None else []
     s = stats(turns)
@@ -155,6 +176,12 @@ def report_turns(report: Report, agents: list[Agent]) -> None:
                       peer=statistics.median(pi_turns) * 1000 if pi_turns else None,
                       note=f"{s.n} turns; min {s.minimum * 1000:.2f} ms, max {s.maximum * 1000:.2f} ms; "
                            "answer written → next request, minus the tool's time"))
+    turn_cpu = _cpu_median([c for r in opi.results for c in r.turn_cpu_s()])
+    pi_turn_cpu = _cpu_median([c for r in pi.results for c in r.turn_cpu_s()]) if pi is not None else None
+    if turn_cpu is not None:
+        report.add(Figure("CPU time per turn, answer written → next request, median", turn_cpu * 1000, "ms",
+                          peer=None if pi_turn_cpu is None else pi_turn_cpu * 1000,
+                          note="the agent process's threads only (the tool's own process not counted)"))
     conns = _median(opi, lambda r: r.connections) or 0.0
     report.add(Figure(f"TCP connections per {TOOL_TURNS + 1}-turn run", conns, "", 1.0,
                       peer=_median(pi, lambda r: r.connections)))

@@ -104,7 +104,7 @@ import ssl
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -460,6 +460,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer_post(mock, body)
         finally:
             entry["answered_at"] = time.monotonic()
+            if mock.observe is not None:
+                mock.observe("answered", entry)
 
     def _answer_post(self, mock: MockLLM, body: Json) -> None:
         api = _api_for(self.path.split("?", 1)[0])
@@ -577,6 +579,10 @@ class MockLLM:
         self._tls = tls
         self.keep_alive = keep_alive
         self._connections = 0
+        self.observe: Callable[[str, dict[str, Json]], None] | None = None
+        """Called (in the server's thread) with ``"received"`` as a request is logged and
+        ``"answered"`` once its answer is written; it may add keys to the log entry (the
+        benchmarks note the client's CPU time there)."""
         self._lock = threading.Condition()
         self._closing = threading.Event()
         self._log_path = Path(log_path) if log_path else None
@@ -655,6 +661,8 @@ class MockLLM:
         had_auth = any(k.lower() in _SECRET_HEADERS and v.strip() for k, v in handler.headers.items())
         entry = {"method": handler.command, "path": handler.path, "headers": headers, "had_auth": had_auth,
                  "body": body, "received_at": time.monotonic()}
+        if self.observe is not None:
+            self.observe("received", entry)
         with self._lock:
             self.requests.append(entry)
             if self._log_path is not None:
