@@ -109,3 +109,35 @@ def test_a_valid_call_imports_no_jsonschema_and_a_bad_one_names_its_problems() -
     assert "after a bad call: True" in proc.stdout
     assert "command: must have required property 'command'" in proc.stdout
     assert "timeout: must be number" in proc.stdout
+
+
+def test_each_schema_is_compiled_once_however_many_calls_and_copies(monkeypatch: Any) -> None:
+    """The fast check and jsonschema's validator are built once per schema, not per call."""
+    from opi_cli.agent import validation
+
+    compiled: list[object] = []
+    built: list[object] = []
+    real_compile, real_for = validation.compile_check, jsonschema.validators.validator_for
+
+    def counting_compile(schema: Any) -> Any:
+        compiled.append(schema)
+        return real_compile(schema)
+
+    def counting_for(schema: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(schema, dict) and schema.get("description") == "compiled-once test":
+            built.append(schema)  # jsonschema also calls it for each subschema it descends into
+        return real_for(schema, *args, **kwargs)
+
+    monkeypatch.setattr(validation, "compile_check", counting_compile)
+    monkeypatch.setattr(jsonschema.validators, "validator_for", counting_for)
+    # a schema no other test uses, so the process-wide caches cannot already hold it
+    def schema() -> dict[str, Any]:
+        return {"type": "object", "description": "compiled-once test", "properties": {"n": {"type": "integer"}},
+                "required": ["n"]}
+
+    for i in range(5):  # a fresh but equal dict each call, as a tool list rebuilt per turn gives
+        assert validate_arguments("t", schema(), {"n": i}) == ({"n": i}, None)
+        _, problem = validate_arguments("t", schema(), {"n": "many"})
+        assert problem is not None and "n: must be integer" in problem
+    assert len(compiled) == 1
+    assert len(built) == 1
