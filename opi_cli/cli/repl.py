@@ -575,7 +575,7 @@ def _console(settings: Settings) -> tuple[Console, bool]:
 
 async def run_repl(opts: RunOptions, settings: Settings) -> int:
     """``opi chat``: build the runtime, send the MESSAGE arguments in turn, then read input."""
-    prompts = prepare_prompts(opts.messages, None, settings.cwd)
+    prompts = prepare_prompts(opts.messages, None, settings.cwd, then=opts.then)
     rt = await build_runtime(opts, settings)
     try:
         console, color = _console(settings)

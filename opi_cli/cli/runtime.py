@@ -8,6 +8,8 @@ that says what to set.
 from __future__ import annotations
 
 import base64
+import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +31,7 @@ from opi_cli.ai.resolve import (
 )
 from opi_cli.ai.stream import ApiProvider
 from opi_cli.ai.types import THINKING_LEVELS, ImageContent, ThinkingLevel
+from opi_cli.cli.login import first_run_help
 from opi_cli.cli.mcp_start import REFERENCE, start_mcp
 from opi_cli.cli.options import RunOptions
 from opi_cli.cli.settings import Settings
@@ -150,15 +153,15 @@ async def _choose_model(opts: RunOptions, settings: Settings, registry: ModelReg
     )
     try:
         return resolve_model(registry, query, env=settings.env)
-    except NoModelError:
+    except NoModelError as exc:
         found = await detect_local_server(_probe)
         if found is None:
-            raise
+            raise NoModelError(first_run_help(registry)) from exc
         from opi_cli.ai.http import list_model_ids
 
         ids = await list_model_ids(found.base_url)
         if not ids:
-            raise
+            raise NoModelError(first_run_help(registry)) from exc
         return registry.unknown_model(found.provider, ids[0], base_url=found.base_url), None
 
 
@@ -237,6 +240,9 @@ async def _build(opts: RunOptions, settings: Settings, registry: ModelRegistry, 
         return await _assemble(opts, settings, registry, store, writer, is_new, ctx, model, suffix)
     except BaseException:
         await writer.close()
+        if is_new:  # a start that failed leaves no empty session behind
+            with contextlib.suppress(OpiError, OSError):
+                await store.delete(writer.location)
         raise
 
 
@@ -250,7 +256,7 @@ async def _assemble(
     cwd = settings.cwd
     tools = select_tools(opts, cwd, model)
     trust = await build_trust(opts, settings, tools, interactive=bool(opts.interactive), persistent=not opts.no_session)
-    appended = [t for t in (text_or_file(a, cwd) for a in opts.append_system_prompt) if t]
+    appended = [t for t in (text_or_file(a, cwd, option="--append-system-prompt") for a in opts.append_system_prompt) if t]
     prompt = build_system_prompt(
         SystemPromptInputs(
             cwd=cwd,
@@ -295,17 +301,19 @@ def _sniff_image(data: bytes) -> str | None:
     return None
 
 
-def prepare_prompts(messages: list[str], stdin_text: str | None, cwd: Path) -> list[tuple[str, list[ImageContent]]]:
-    """Turn positional words into prompts: ``@path`` attaches a file to the first message,
-    stdin text (when piped) starts it. An ``@server:scheme://path`` word that is not a file
-    stays in the first message's text, for :meth:`Runtime.expand_references` (MCP resources).
+def prepare_prompts(
+    messages: list[str], stdin_text: str | None, cwd: Path, *, then: Sequence[str] = ()
+) -> list[tuple[str, list[ImageContent]]]:
+    """The prompts of one invocation: all the words form one prompt (``@path`` words attach
+    files to it, piped stdin text starts it); each ``--then`` MESSAGE is one more prompt. An ``@server:scheme://path`` word that is not
+    a file stays in the first prompt's text, for :meth:`Runtime.expand_references` (MCP resources).
 
     Raises:
         UsageError: an attached file does not exist or cannot be read.
     """
     prefix = ""
     images: list[ImageContent] = []
-    texts: list[str] = []
+    words: list[str] = []
     for word in messages:
         if word.startswith("@") and len(word) > 1:
             path = Path(word[1:]).expanduser()
@@ -329,13 +337,10 @@ def prepare_prompts(messages: list[str], stdin_text: str | None, cwd: Path) -> l
                 text = data.decode("utf-8", errors="replace")
                 prefix += f'<file name="{path}">\n{text}\n</file>\n'
             continue
-        texts.append(word)
-    first = (stdin_text.strip() + "\n\n" if stdin_text and stdin_text.strip() else "") + prefix
-    if not texts:
-        if not first.strip() and not images:
-            return []
-        return [(first.rstrip("\n"), images)]
-    out: list[tuple[str, list[ImageContent]]] = [(first + texts[0], images)]
-    out += [(t, []) for t in texts[1:]]
+        words.append(word)
+    first = (stdin_text.strip() + "\n\n" if stdin_text and stdin_text.strip() else "") + prefix + " ".join(words)
+    out: list[tuple[str, list[ImageContent]]] = []
+    if first.strip() or images:
+        out.append((first.rstrip("\n") if not words else first, images))
+    out += [(t, []) for t in then if t.strip()]
     return out
-

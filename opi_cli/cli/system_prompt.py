@@ -10,12 +10,22 @@ per folder from ``/`` down to the cwd, then the date and the cwd.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-__all__ = ["ContextFile", "SystemPromptInputs", "build_system_prompt", "find_context_files", "text_or_file"]
+from opi_cli.errors import UsageError
+
+__all__ = [
+    "ContextFile",
+    "SystemPromptInputs",
+    "build_system_prompt",
+    "find_context_files",
+    "looks_like_file",
+    "text_or_file",
+]
 
 _DEFAULT_SNIPPETS = {
     "read": "Read file contents",
@@ -45,18 +55,37 @@ class SystemPromptInputs:
     context_files: Sequence[ContextFile] | None = None
 
 
-def text_or_file(value: str | None, cwd: Path) -> str | None:
-    """An option that is either literal text or the path of a file holding it."""
+_FILE_LIKE = re.compile(r"^(~|\.{1,2}/|/)|/|\.[A-Za-z0-9]{1,8}$")
+
+
+def looks_like_file(value: str) -> bool:
+    """Whether ``value`` reads as a file name: one word with a folder part or an extension."""
+    return bool(value) and not any(ch.isspace() for ch in value) and bool(_FILE_LIKE.search(value))
+
+
+def text_or_file(value: str | None, cwd: Path, *, option: str = "--system-prompt") -> str | None:
+    """An option that is either literal text or the path of a file holding it.
+
+    Raises:
+        UsageError: ``value`` looks like a file name (``prompt.md``, ``./x``, ``~/p``) but
+            there is no such file, or it cannot be read.
+    """
     if value is None:
         return None
     candidate = Path(value).expanduser()
     if not candidate.is_absolute():
         candidate = cwd / candidate
+    file_like = looks_like_file(value)
     try:
         if len(value) < 4096 and "\n" not in value and candidate.is_file():
             return candidate.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        pass
+    except OSError as exc:
+        if file_like:
+            raise UsageError(f"{option} {value}: cannot read {candidate}: {exc.strerror}") from exc
+    if file_like:
+        raise UsageError(
+            f"{option} {value}: no such file ({candidate}). Pass an existing file, or text with a space in it."
+        )
     return value
 
 
