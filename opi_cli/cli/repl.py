@@ -79,6 +79,7 @@ _STYLE = Style.from_dict(
 _RULE_COLORS = {"off": "#5f5f5f", "minimal": "#5f87af", "low": "#5f87d7", "medium": "#00afaf",
                 "high": "#af5fd7", "xhigh": "#ff5f87"}
 _DOUBLE_CTRL_C = 1.0
+_RESIZE_SETTLE = 0.12
 
 
 class Repl:
@@ -139,6 +140,10 @@ class Repl:
         app.min_redraw_interval = 0.04
         app.ttimeoutlen = 0.15  # a lone Escape (abort) must not wait half a second
         self.printer = ScrollbackPrinter(console, app)
+        # prompt_toolkit repairs a resize by erasing the frame it remembers, which a terminal
+        # that re-wraps its rows no longer has: opi redraws the whole conversation instead
+        self._resize_task: asyncio.Task[None] | None = None
+        setattr(app, "_on_resize", self._on_resize)  # noqa: B010 (replaces a method of the instance)
 
     def _commit(self, renderable: RenderableType) -> None:
         self.printer.commit(renderable)
@@ -317,7 +322,7 @@ class Repl:
             if busy:
                 self.print(Text("Wait until the agent is idle (or press Escape) to run a shell command.", style="yellow"))
                 return
-            self._side_task = asyncio.get_running_loop().create_task(self._run_bang(text))
+            self._side_task = asyncio.get_running_loop().create_task(self._guard(self._run_bang(text)))
             return
         if self.working:
             (self.session.follow_up if follow_up else self.session.steer)(text)
@@ -381,7 +386,6 @@ class Repl:
             return
         self._shell = AbortController()
         self.view.working = True
-        self.print(Text.assemble(("$ ", "bold green"), (command, "bold")))
 
         def progress(tail: str) -> None:
             self.view.shell_output(command, tail)
@@ -393,8 +397,7 @@ class Repl:
             self._shell = None
             self.view.working = False
             self.view.shell_output(command, None)
-        self.print(render.tool_box("bash", {"command": command}, output=msg.output,
-                                   state="error" if msg.cancelled or msg.exit_code else "done"))
+        self.view.end_shell(command, msg.output, failed=bool(msg.cancelled or msg.exit_code))
         if msg.cancelled:
             self.print(render.error_line("Command cancelled"))
         elif msg.exit_code:
@@ -491,20 +494,21 @@ class Repl:
         m = self.session.agent.model
         home = self.footer.home
         where = tilde(Path(self.session.session_file), home) if self.session.session_file else "not saved"
-        self.console.print(Text.assemble((f"opi {__version__}", "bold"), "  ", (m.ref, "cyan"), "  ",
-                                         tilde(self.settings.cwd, home)))
-        self.console.print(Text(f"session {self.session.session_id[:8]}  {where}", style="dim"))
+        lines: list[RenderableType] = [
+            Text.assemble((f"opi {__version__}", "bold"), "  ", (m.ref, "cyan"), "  ", tilde(self.settings.cwd, home)),
+            Text(f"session {self.session.session_id[:8]}  {where}", style="dim"),
+        ]
         trust = self.rt.trust
         if trust is not None:
             notice = trust.notice or (trust.sandbox.describe() if trust.sandbox is not None else None)
-            mode = trust.mode
-            self.console.print(Text(f"approval: {mode}" + (f" · {notice}" if notice else ""),
-                                    style="yellow" if trust.notice else "dim"))
-        self.console.print(Text(
+            lines.append(Text(f"approval: {trust.mode}" + (f" · {notice}" if notice else ""),
+                              style="yellow" if trust.notice else "dim"))
+        lines.append(Text(
             f"escape to interrupt · ctrl+c twice to exit · enter while working steers · alt+enter or "
-            f"{FOLLOW_UP_KEY} queues a follow-up · / for commands · ! to run bash · /hotkeys for more",
+            f"{FOLLOW_UP_KEY} queues a follow-up · / for commands · ! to run bash · /help for more",
             style="dim",
         ))
+        self.printer.print_now(lines)
 
     async def run(self, initial: list[tuple[str, list[ImageContent]]]) -> int:
         """Run until the user quits; returns the exit code."""
@@ -535,6 +539,17 @@ class Repl:
             await self._shutdown(ticker, handled, unsubscribe)
         return 0
 
+    def _on_resize(self) -> None:
+        """SIGWINCH (or a size change seen by polling): redraw once the size has settled."""
+        if self._resize_task is not None and not self._resize_task.done():
+            self._resize_task.cancel()
+        self._resize_task = asyncio.get_running_loop().create_task(self._redraw_after_resize())
+
+    async def _redraw_after_resize(self) -> None:
+        await asyncio.sleep(_RESIZE_SETTLE)  # a dragged window edge sends many sizes
+        self._resize_task = None  # from here on a new resize waits for this redraw
+        await self.printer.redraw()
+
     def _on_sigint(self) -> None:
         if self.working or self._shell is not None:
             self._abort()
@@ -544,6 +559,8 @@ class Repl:
         for sig in handled:
             loop.remove_signal_handler(sig)
         ticker.cancel()
+        if self._resize_task is not None:
+            self._resize_task.cancel()
         if self.working or self._shell is not None:
             self._abort()
         for task in (self._agent_task, self._side_task):
