@@ -17,7 +17,15 @@ from pathlib import Path
 from opi_cli.ai.catalog import ModelRegistry
 from opi_cli.errors import ConfigError, UsageError
 
-__all__ = ["check_provider", "first_run_help", "login_providers", "read_key", "run_login", "store_api_key"]
+__all__ = [
+    "check_provider",
+    "first_run_help",
+    "login_providers",
+    "read_auth_file",
+    "read_key",
+    "run_login",
+    "store_api_key",
+]
 
 
 def login_providers(registry: ModelRegistry) -> list[str]:
@@ -56,7 +64,12 @@ def read_key(provider: str) -> str:
     return key
 
 
-def _read_auth(path: Path) -> dict[str, object]:
+def read_auth_file(path: Path) -> dict[str, object]:
+    """auth.json as a dict ({} when missing).
+
+    Raises:
+        ConfigError: unreadable or malformed (the file is never changed).
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -98,7 +111,7 @@ def store_api_key(auth_path: Path, provider: str, key: str) -> None:
     Raises:
         ConfigError: auth.json exists but is malformed (it is left untouched), or cannot be written.
     """
-    data = _read_auth(auth_path)
+    data = read_auth_file(auth_path)
     data[provider] = {"type": "api_key", "key": key}
     try:
         _write_private(auth_path, json.dumps(data, indent=2) + "\n")

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from opi_cli.ai.catalog import ModelRegistry
 from opi_cli.ai.model import Model
-from opi_cli.ai.resolve import clamp_thinking, require_api_key
+from opi_cli.ai.resolve import clamp_thinking, parse_thinking_level, require_api_key
 from opi_cli.ai.types import THINKING_LEVELS, ThinkingLevel
 from opi_cli.cli.settings import Settings
 from opi_cli.errors import ConfigError
@@ -26,8 +26,11 @@ def switch_model(session: AgentSession, registry: ModelRegistry, settings: Setti
     if model.provider != agent.model.provider:
         key = require_api_key(model, registry, auth_path=settings.auth_json, env=settings.env)
         agent.options.stream_options = replace(agent.options.stream_options, api_key=key)
+    was_reasoning = agent.model.reasoning
     session.set_model(model)
-    level = clamp_thinking(model, agent.thinking_level if model.reasoning else "medium")
+    # a reasoning model reached from one that does not reason starts at the default level, not off
+    default = parse_thinking_level(str(settings.get("defaultThinkingLevel", "medium"))) or "medium"
+    level = clamp_thinking(model, agent.thinking_level if was_reasoning else default)
     if level != agent.thinking_level:
         session.set_thinking_level(level)
     return level

@@ -19,12 +19,11 @@ from pathlib import Path
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.filters import Condition, to_filter
-from prompt_toolkit.formatted_text import ANSI, StyleAndTextTuples, to_formatted_text
+from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.history import FileHistory
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent, merge_key_bindings
 from prompt_toolkit.layout import FormattedTextControl, HSplit, Layout, Window
 from prompt_toolkit.output import ColorDepth
-from prompt_toolkit.styles import Style
 from rich.console import Console, RenderableType
 from rich.text import Text
 
@@ -35,7 +34,6 @@ from opi_cli.ai.catalog import ModelRegistry
 from opi_cli.ai.types import AssistantMessage, ImageContent
 from opi_cli.cli import render
 from opi_cli.cli.commands import (
-    FOLLOW_UP_KEY,
     Command,
     build_commands,
     close_matches,
@@ -43,11 +41,15 @@ from opi_cli.cli.commands import (
     run_shell,
 )
 from opi_cli.cli.footer import FooterState, footer_fragments, tilde
+from opi_cli.cli.info_commands import FOLLOW_UP_KEY
 from opi_cli.cli.keys import ReplCompleter, build_key_bindings, enable_shift_enter
-from opi_cli.cli.live import StreamView, render_ansi
+from opi_cli.cli.live import StreamView
+from opi_cli.cli.model_cycle import cycle_model
 from opi_cli.cli.options import RunOptions
 from opi_cli.cli.permission_dialog import PermissionDialog
+from opi_cli.cli.picker import Picker
 from opi_cli.cli.printer import ScrollbackPrinter
+from opi_cli.cli.prompt_area import STYLE, AreaParts, Glyphs, prompt_area, queue_fragments
 from opi_cli.cli.runtime import Runtime, build_runtime, prepare_prompts
 from opi_cli.cli.settings import Settings
 from opi_cli.cli.trust import Trust
@@ -55,30 +57,8 @@ from opi_cli.session.agent_session import AgentSession
 
 __all__ = ["Repl", "run_repl"]
 
-_STYLE = Style.from_dict(
-    {
-        "bottom-toolbar": "noreverse bg:default",
-        "footer": "#8a8a8a",
-        "footer.ctx": "#8a8a8a",
-        "footer.ctx.yellow": "#d7af00",
-        "footer.ctx.red": "#ff5f5f bold",
-        "footer.model": "#8a8a8a",
-        "queue": "#8a8a8a",
-        "hint": "#d7af00",
-        "rule": "#5f5f5f",
-        "prompt": "bold",
-        "ask.title": "bold #d7af00",
-        "ask.reason": "#8a8a8a",
-        "ask.code": "",
-        "ask.add": "#5faf5f",
-        "ask.del": "#ff5f5f",
-        "ask.choice": "",
-        "ask.selected": "bold #00afaf",
-    }
-)
-_RULE_COLORS = {"off": "#5f5f5f", "minimal": "#5f87af", "low": "#5f87d7", "medium": "#00afaf",
-                "high": "#af5fd7", "xhigh": "#ff5f87"}
 _DOUBLE_CTRL_C = 1.0
+_HISTORY_SHOWN = 40
 _RESIZE_SETTLE = 0.12
 
 
@@ -92,21 +72,21 @@ class Repl:
         self.color = color
         self.view = StreamView(self._commit)
         utf8 = console.encoding.lower().replace("-", "") == "utf8"
-        self._rule, self._arrow, self._hook = ("─", "› ", "↳") if utf8 else ("-", "> ", "->")
+        self._glyphs = Glyphs.for_terminal(utf8)
         if not utf8:
             self.view.spinner = "|/-\\"
         self.printer: ScrollbackPrinter
         self.footer = FooterState(settings.cwd, Path(settings.env["HOME"]) if settings.env.get("HOME") else None,
                                   auto_compaction=bool(settings.section("compaction").get("enabled", True)))
         self.footer.session_name = rt.session.name
-        for m in rt.session.agent.messages:
-            if isinstance(m, AssistantMessage):
-                self.footer.add_usage(m.usage)
+        self.footer.load(rt.session.agent.messages)
         self._commands = build_commands(rt.session, rt.mcp)
         self._agent_task: asyncio.Task[None] | None = None
         self._side_task: asyncio.Task[None] | None = None  # a slash command or a !cmd
         self._shell: AbortController | None = None
         self._choice: asyncio.Future[str | None] | None = None
+        self.picker: Picker | None = None
+        self._secret: str | None = None  # the prompt of a hidden input (/login)
         self._hint: tuple[str, float] | None = None
         self._last_ctrl_c = 0.0
         self._quitting = False
@@ -122,7 +102,7 @@ class Repl:
             completer=ReplCompleter(self._command_names, settings.cwd),
             complete_while_typing=Condition(self._completing),
             key_bindings=merge_key_bindings([build_key_bindings(self), self.dialog.key_bindings(), self._rewind_keys()]),
-            style=_STYLE,
+            style=STYLE,
             multiline=False,
             prompt_continuation="  ",
             erase_when_done=True,
@@ -137,6 +117,7 @@ class Repl:
         app.layout.current_window.dont_extend_height = to_filter(True)  # the input window
         filler = Window()  # what is left of the screen stays below the footer
         app.layout = Layout(HSplit([app.layout.container, footer, filler]), focused_element=self.prompt.default_buffer)
+        self.prompt.default_buffer.on_text_changed += self._on_text_changed
         app.min_redraw_interval = 0.04
         app.ttimeoutlen = 0.15  # a lone Escape (abort) must not wait half a second
         self.printer = ScrollbackPrinter(console, app)
@@ -181,28 +162,67 @@ class Repl:
         self.prompt.default_buffer.text = text
         self.prompt.default_buffer.cursor_position = len(text)
 
-    async def choose(self, title: str, options: list[str]) -> int | None:
-        lines = Text(title + "\n", style="bold")
-        for i, opt in enumerate(options, 1):
-            lines.append(f"  {i:>2}. ", style="cyan")
-            lines.append(opt + "\n")
-        lines.append("Type a number (or part of a name) and press Enter; Escape cancels.", style="dim")
-        self.print(lines)
+    async def _ask(self) -> str | None:
+        """Wait for the next Enter (the input's text) or Escape (None)."""
         self._choice = asyncio.get_running_loop().create_future()
+        self._invalidate()
         try:
-            answer = await self._choice
+            return await self._choice
         finally:
             self._choice = None
+            self._invalidate()
+
+    async def choose(
+        self, title: str, options: list[str], *, current: int | None = None, query: str = ""
+    ) -> int | None:
+        """An arrow-key picker over ``options`` drawn above the input; the input filters it."""
+        self.picker = Picker(title, options, current)
+        self.set_input(query)
+        self.picker.filter(query)
+        try:
+            answer = await self._ask()
+            picked = self.picker.selected() if answer is not None else None
+        finally:
+            self.picker = None
         if answer is None:
             self.print(Text("Cancelled.", style="dim"))
-            return None
-        if answer.isdigit() and 1 <= int(answer) <= len(options):
-            return int(answer) - 1
-        hits = [i for i, o in enumerate(options) if answer.lower() in o.lower()]
-        if len(hits) == 1:
-            return hits[0]
-        self.print(Text(f"'{answer}' is not one of the choices.", style="red"))
-        return None
+        return picked
+
+    async def ask_secret(self, prompt: str) -> str | None:
+        """A line typed with echo off and kept out of the history (an API key)."""
+        self._secret = prompt
+        self.prompt.is_password = True
+        try:
+            return await self._ask()
+        finally:
+            self._secret = None
+            self.prompt.is_password = False
+            self.prompt.default_buffer.reset()
+
+    def session_switched(self, *, show_history: bool) -> None:
+        """Footer figures follow the session now shown; ``show_history`` prints where it stands."""
+        messages = self.session.agent.messages
+        self.footer.load(messages)
+        self.footer.session_name = self.session.name
+        if show_history and messages:
+            for item in render.history(messages, limit=_HISTORY_SHOWN):
+                self.print(item)
+        self._invalidate()
+
+    def cycle_model(self, step: int) -> None:
+        """Ctrl+P / Shift+Ctrl+P."""
+        if self.working:
+            self.print(Text("The model changes once the agent is idle (or press Escape to stop it).", style="yellow"))
+            return
+        cycle_model(self, step)
+
+    def picking(self) -> bool:
+        return self.picker is not None
+
+    def picker_move(self, step: int) -> None:
+        if self.picker is not None:
+            self.picker.move(step)
+            self._invalidate()
 
     # -- state -------------------------------------------------------------------------------
     @property
@@ -213,7 +233,13 @@ class Repl:
     def _command_names(self) -> list[tuple[str, str]]:
         return [(n, c.description) for n, c in self._commands.items()]
 
+    def _on_text_changed(self, buffer: object) -> None:
+        if self.picker is not None:
+            self.picker.filter(self.prompt.default_buffer.text)
+
     def _completing(self) -> bool:
+        if self.picker is not None or self._secret is not None:
+            return False
         doc = self.prompt.default_buffer.document
         text = doc.text_before_cursor
         return (text.startswith("/") and " " not in text) or doc.get_word_before_cursor(WORD=True).startswith("@")
@@ -224,54 +250,27 @@ class Repl:
 
     # -- the layout around the input ---------------------------------------------------------
     def _message(self) -> StyleAndTextTuples:
-        """Everything above the input: the live area, the queues, a hint, the rule."""
-        app = self.prompt.app
-        size = app.output.get_size()
-        width = max(20, size.columns)
-        queue = self._queue_fragments(width)
-        hint: StyleAndTextTuples = []
-        if self._hint is not None:
+        """Everything above the input (:func:`~opi_cli.cli.prompt_area.prompt_area`)."""
+        size = self.prompt.app.output.get_size()
+        hint = self._secret
+        if hint is None and self._hint is not None:
             text, until = self._hint
             if time.monotonic() < until:
-                hint = [("class:hint", text + "\n")]
+                hint = text
             else:
                 self._hint = None
-        ask = self.dialog.fragments(width)
-        # the whole app must fit on the screen, or its top would scroll into the history
-        reserved = 4 + self.prompt.default_buffer.document.line_count + len(queue) + len(hint) + len(ask)
-        if self._completing():
-            reserved += 6
-        budget = max(1, size.rows - reserved)
-        live = self.view.render_live(width - 1, budget, color=self.color)
-        if self.printer.pending:  # committed but not printed yet: keep it visible meanwhile
-            lines = render_ansi(self.printer.pending, width - 1, color=self.color).rstrip("\n").split("\n")
-            if live:
-                lines += live.split("\n")
-            live = "\n".join(lines[-budget:])
-        frags: StyleAndTextTuples = []
-        if live:
-            frags.extend(to_formatted_text(ANSI(live)))
-            frags.append(("", "\n"))
-        frags.extend(ask)
-        frags.extend(queue)
-        frags.extend(hint)
-        level = self.session.agent.thinking_level
-        bash = self.prompt.default_buffer.text.startswith("!")
-        color = "#5faf5f" if bash else _RULE_COLORS.get(level, "#5f5f5f")
-        frags.append((f"fg:{color}", self._rule * width + "\n"))
-        frags.append(("class:prompt", self._arrow))
-        return frags
-
-    def _queue_fragments(self, width: int) -> StyleAndTextTuples:
         steering, follow = self.session.agent.queued_texts()
-        out: StyleAndTextTuples = []
-        for label, texts in (("Steering", steering), ("Follow-up", follow)):
-            for t in texts:
-                line = f"{label}: {t.splitlines()[0] if t else ''}"
-                out.append(("class:queue", _fit(line, width) + "\n"))
-        if out:
-            out.append(("class:queue", f"{self._hook} alt+up to edit all queued messages\n"))
-        return out
+        buffer = self.prompt.default_buffer
+        return prompt_area(AreaParts(
+            columns=size.columns, rows=size.rows,
+            live=lambda width, lines: self.view.render_live(width, lines, color=self.color),
+            pending=self.printer.pending,
+            queue=queue_fragments(steering, follow, max(20, size.columns), self._glyphs),
+            hint=hint, picker=self.picker, ask=self.dialog.fragments(max(20, size.columns)),
+            input_lines=buffer.document.line_count,
+            completing=self._completing(), thinking_level=self.session.agent.thinking_level,
+            bash=buffer.text.startswith("!"), glyphs=self._glyphs, color=self.color,
+        ))
 
     def _toolbar(self) -> StyleAndTextTuples:
         width = self.prompt.app.output.get_size().columns
@@ -284,7 +283,7 @@ class Repl:
     def _on_event(self, ev: AgentEvent) -> None:
         self.view.handle(ev)
         if isinstance(ev, MessageEnd) and isinstance(ev.message, AssistantMessage):
-            self.footer.add_usage(ev.message.usage)
+            self.footer.add_usage(ev.message.usage, f"{ev.message.provider}/{ev.message.model}")
         elif isinstance(ev, SessionInfoChanged):
             self.footer.session_name = ev.name
         self._invalidate()
@@ -300,6 +299,8 @@ class Repl:
         buf = self.prompt.default_buffer
         text = buf.text
         if self._choice is not None and not self._choice.done():
+            if self.picker is not None and self.picker.selected() is None:
+                return  # nothing matches the filter: keep typing or press Escape
             buf.reset()
             self._choice.set_result(text.strip())
             return
@@ -308,7 +309,7 @@ class Repl:
             return
         if not text.strip():
             return
-        buf.append_to_history()
+        buf.append_to_history()  # (a hidden input never gets here: _choice takes it above)
         buf.reset()
         self._dispatch(text.strip(), follow_up=follow_up)
 
@@ -336,7 +337,7 @@ class Repl:
         cmd = self._commands.get(name)
         if cmd is None:
             near = close_matches(name, sorted(self._commands))
-            hint = f" Did you mean: {', '.join('/' + n for n in near)}?" if near else ""
+            hint = f" Did you mean {' or '.join('/' + n for n in near[:3])}?" if near else ""
             self.print(Text(f"Unknown command /{name}.{hint} (/help lists them; not sent to the model)", style="yellow"))
             return
         if self.working and not cmd.while_running:
@@ -408,6 +409,7 @@ class Repl:
 
     def interrupt(self, *, ctrl_c: bool) -> None:
         if self._choice is not None and not self._choice.done():
+            self.prompt.default_buffer.reset()  # the filter or a half-typed key goes too
             self._choice.set_result(None)
             return
         if self.dialog.active:
@@ -573,10 +575,6 @@ class Repl:
         await self.printer.close()
         if callable(unsubscribe):
             unsubscribe()
-
-
-def _fit(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
 def _console(settings: Settings) -> tuple[Console, bool]:

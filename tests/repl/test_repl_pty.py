@@ -201,8 +201,9 @@ def test_model_picker_when_ambiguous(start_repl: Any) -> None:
     drv.type_line("/model sonnet")
     drv.wait_for("Models matching 'sonnet'")
     assert "anthropic/claude-sonnet-4-5" in drv.screen_text()
-    drv.type_line("1")
-    drv.wait_for("Switched to anthropic/claude-sonnet-4-6")
+    drv.send("\x1b[B")  # Down: the second match
+    drv.send("\r")
+    drv.wait_for("Switched to anthropic/claude-sonnet-4-5")
 
 
 def test_ctrl_c_twice_quits_and_ctrl_d_quits(start_repl: Any) -> None:
