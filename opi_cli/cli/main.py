@@ -73,13 +73,15 @@ def _stdin_text() -> str | None:
         return None
 
 
-def _execute(opts: RunOptions) -> int:
-    from opi_cli.cli.failures import warn_exposed_auth
-    from opi_cli.cli.settings import load_settings
+def _modes(opts: RunOptions) -> Any:
+    """Check that the mode flags agree; returns the machine mode (rpc, stream-json) if any.
 
+    Raises:
+        UsageError: flags that contradict each other (no stream is chosen: nothing on stdout).
+    """
     machine = None
     if any((opts.mode, opts.input_format, opts.output_format, opts.json_snapshots, opts.include_partial_messages)):
-        from opi_cli.cli.modes import run_machine, select_mode
+        from opi_cli.cli.modes import select_mode
 
         machine = select_mode(opts)  # --mode text/json only set -p/--json
     if opts.print_mode and opts.json_mode:
@@ -87,9 +89,18 @@ def _execute(opts: RunOptions) -> int:
     if opts.session and opts.no_session:
         raise UsageError("`opi resume` continues a stored session; --no-session keeps a new one in memory. "
                          "Drop one of them.")
+    return machine
+
+
+def _execute(opts: RunOptions, machine: Any) -> int:
+    from opi_cli.cli.failures import warn_exposed_auth
+    from opi_cli.cli.settings import load_settings
+
     settings = load_settings()
     warn_exposed_auth(settings.auth_json)
     if machine is not None:
+        from opi_cli.cli.modes import run_machine
+
         return asyncio.run(run_machine(machine, opts, settings, _stdin_text))
     interactive = opts.interactive
     if interactive is None:
@@ -156,14 +167,17 @@ def _json_failure(message: str, code: int, started: float) -> None:
 
 def _guarded(opts: RunOptions) -> int:
     started = time.monotonic()
+    stream = False  # the flags settled on opi's --json stream: it gets its closing summary
     try:
-        return _execute(opts)
+        machine = _modes(opts)
+        stream = opts.json_mode and machine is None
+        return _execute(opts, machine)
     except KeyboardInterrupt:
         return 130
     except OpiError as exc:
         if opts.debug:
             raise
-        if opts.json_mode:
+        if stream:
             _json_failure(str(exc), exc.exit_code, started)
         sys.stderr.write(f"opi: {exc}\n")
         return exc.exit_code
