@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from opi_cli.ai.catalog import ModelRegistry
+from opi_cli.cli.settings import load_json_file
 from opi_cli.errors import ConfigError, UsageError
 
 __all__ = [
@@ -70,23 +71,7 @@ def read_auth_file(path: Path) -> dict[str, object]:
     Raises:
         ConfigError: unreadable or malformed (the file is never changed).
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}
-    except OSError as exc:
-        raise ConfigError(f"Cannot read {path}: {exc.strerror}") from exc
-    if not text.strip():
-        return {}
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"{path}: line {exc.lineno}, column {exc.colno}: {exc.msg}. Fix the file (it was not changed)."
-        ) from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: line 1: expected a JSON object at the top level (it was not changed).")
-    return data
+    return load_json_file(path) or {}
 
 
 def _write_private(path: Path, text: str) -> None:

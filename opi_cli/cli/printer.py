@@ -17,9 +17,10 @@ conversation again at the new size, so every line is on the screen exactly once.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from prompt_toolkit.application import Application, in_terminal
 from rich.console import Console, RenderableType
@@ -72,21 +73,25 @@ class ScrollbackPrinter:
         wait = self._last + self.interval - time.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)  # what streams in meanwhile joins this print
-        app = self.app
         async with self._lock:
             while self.pending:
                 items, self.pending = self.pending, []
                 self._remember(items)
-                if not app.is_running:
-                    self._print(items)
-                    continue
-                app.output.write_raw(_BSU)
-                app.output.flush()
-                async with in_terminal():
-                    self._print(items)
-                app.output.write_raw(_ESU)
-                app.output.flush()
+                await self._above_app(functools.partial(self._print, items))
         self._last = time.monotonic()
+
+    async def _above_app(self, write: Callable[[], None]) -> None:
+        """Run ``write`` with the app erased (redrawn after), as one synchronized frame."""
+        app = self.app
+        if not app.is_running:
+            write()
+            return
+        app.output.write_raw(_BSU)
+        app.output.flush()
+        async with in_terminal():
+            write()
+        app.output.write_raw(_ESU)
+        app.output.flush()
 
     def _print(self, items: Iterable[RenderableType]) -> None:
         for r in items:
@@ -101,23 +106,20 @@ class ScrollbackPrinter:
     async def redraw(self) -> None:
         """After a resize: clear the screen and the scrollback, print the kept conversation
         again at the terminal's new size, and let the app draw itself below it."""
-        app = self.app
         async with self._lock:
             items, self.pending = self.pending, []
             self._remember(items)
-            if not app.is_running:
+            if not self.app.is_running:
                 self._print(items)
                 return
-            app.output.write_raw(_BSU)
-            app.output.flush()
-            async with in_terminal():
-                self.console.file.write(_CLEAR_ALL)
-                if self.forgotten:
-                    self.console.print(Text(f"… {self.forgotten} earlier blocks are not redrawn after a resize "
-                                            "(/export writes the whole session)", style="dim"))
-                self._print(self.transcript)
-            app.output.write_raw(_ESU)
-            app.output.flush()
+            await self._above_app(self._print_all)
+
+    def _print_all(self) -> None:
+        self.console.file.write(_CLEAR_ALL)
+        if self.forgotten:
+            self.console.print(Text(f"… {self.forgotten} earlier blocks are not redrawn after a resize "
+                                    "(/export writes the whole session)", style="dim"))
+        self._print(self.transcript)
 
     async def close(self) -> None:
         """Print whatever is still pending (call after the app has exited)."""
