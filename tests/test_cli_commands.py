@@ -194,3 +194,14 @@ def test_models_lists_every_provider_opi_accepts(workdir: Path) -> None:
     assert "GROQ_API_KEY" in groq
     local = next(line for line in proc.stdout.splitlines() if line.startswith("ollama"))
     assert "11434" in local
+
+
+def test_models_json_reasoning_models_take_thinking_levels(workdir: Path, opi_home: Path) -> None:
+    with MockLLM(OK) as srv:
+        (opi_home / "models.json").write_text(json.dumps({"providers": {"mock": {
+            "baseUrl": f"{srv.base_url}/v1", "api": "openai-completions", "apiKey": "x",
+            "models": [{"id": "thinker", "reasoning": True}]}}}))
+        high = run_opi(["-p", "--model", "mock/thinker", "--thinking", "high", "hi"], cwd=workdir)
+        low = run_opi(["-p", "--model", "thinker:low", "hi"], cwd=workdir)
+        assert high.returncode == 0 and low.returncode == 0, high.stderr + low.stderr
+        assert [r["body"].get("reasoning_effort") for r in srv.requests] == ["high", "low"]
