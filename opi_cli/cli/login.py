@@ -1,19 +1,19 @@
 """``opi login PROVIDER`` and ``/login``: store an API key in ``OPI_HOME/auth.json`` (mode 0600).
 
 The key is read without echo (or from stdin when it is piped), never printed, and written
-with the rest of auth.json kept as it was: the file is rewritten through a private temporary
-file in the same folder and renamed over the old one, so it is never half-written and never
-readable by others, even for a moment. The entry has pi's shape
+with the rest of auth.json kept as it was: the file is replaced atomically through a 0600
+temporary file beside it (:func:`~opi_cli._util.atomic.write_atomic`), so it is never
+half-written and never readable by others, even for a moment. The entry has pi's shape
 (``{"PROVIDER": {"type": "api_key", "key": "..."}}``), so pi and opi share the file format.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
+from opi_cli._util.atomic import write_atomic
 from opi_cli.ai.catalog import ModelRegistry
 from opi_cli.cli.settings import load_json_file
 from opi_cli.errors import ConfigError, UsageError
@@ -74,22 +74,6 @@ def read_auth_file(path: Path) -> dict[str, object]:
     return load_json_file(path) or {}
 
 
-def _write_private(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text``: a 0600 temporary file, fsynced, renamed over it."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def store_api_key(auth_path: Path, provider: str, key: str) -> None:
     """Set ``provider``'s key in auth.json, keeping every other entry.
 
@@ -99,7 +83,8 @@ def store_api_key(auth_path: Path, provider: str, key: str) -> None:
     data = read_auth_file(auth_path)
     data[provider] = {"type": "api_key", "key": key}
     try:
-        _write_private(auth_path, json.dumps(data, indent=2) + "\n")
+        auth_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_atomic(auth_path, (json.dumps(data, indent=2) + "\n").encode("utf-8"), mode=0o600)
     except OSError as exc:
         raise ConfigError(f"Cannot write {auth_path}: {exc.strerror}") from exc
 

@@ -40,6 +40,7 @@ SETTINGS_PROPERTIES: dict[str, Any] = {
     },
     "theme": {"type": "string"},
     "hideThinkingBlock": {"type": "boolean"},
+    "enabledModels": {"type": "array", "items": {"type": "string"}},  # the models Ctrl+P cycles (cli/model_cycle.py)
     # trust (docs/trust.md); the rules themselves are parsed by cli/trust.py
     "defaultApproval": {"enum": list(APPROVAL_MODES)},
     "sandbox": {"enum": list(SANDBOX_MODES)},
