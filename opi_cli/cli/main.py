@@ -9,6 +9,7 @@ line on stderr and its exit code (2 for usage/configuration); tracebacks only wi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 import sys
@@ -20,6 +21,7 @@ import typer
 from opi_cli import __version__
 from opi_cli.ai.types import ImageContent
 from opi_cli.cli.entry import CommandTree, route
+from opi_cli.cli.failures import OutputError
 from opi_cli.cli.help_format import PlainCommand, PlainGroup, RootGroup
 from opi_cli.cli.options import SESSION_PARAM, RunOptions, with_common_options
 from opi_cli.cli.settings import Settings
@@ -161,8 +163,9 @@ def _json_failure(message: str, code: int, started: float) -> None:
     from opi_cli.ai.types import Usage
 
     summary = SessionSummary("", None, "error", 0, Usage(), int((time.monotonic() - started) * 1000), code, message)
-    sys.stdout.write(dumps(summary.to_json()) + "\n")
-    sys.stdout.flush()
+    with contextlib.suppress(OSError, ValueError):  # an unwritable stdout has its own one line
+        sys.stdout.write(dumps(summary.to_json()) + "\n")
+        sys.stdout.flush()
 
 
 def _guarded(opts: RunOptions) -> int:
@@ -177,7 +180,7 @@ def _guarded(opts: RunOptions) -> int:
     except OpiError as exc:
         if opts.debug:
             raise
-        if stream:
+        if stream and not isinstance(exc, OutputError):  # stdout itself failed: nothing more to write
             _json_failure(str(exc), exc.exit_code, started)
         sys.stderr.write(f"opi: {exc}\n")
         return exc.exit_code

@@ -3,18 +3,21 @@
 The REPL's one prompt_toolkit application never stops, so a picker is not a second
 application: it is a list drawn above the input line while the input's text is the
 filter. Up/Down (and Ctrl+P/Ctrl+N, PageUp/PageDown) move, Enter picks, Escape cancels.
-The filter keeps the items that contain every word typed, in any order, case-insensitively.
+The filter keeps the items that contain every word typed, in any order, case-insensitively;
+a number N picks the N-th item, as in a numbered list. A long title wraps.
 """
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass, field
 
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 
 __all__ = ["Picker"]
 
-HINT = "type to filter · ↑↓ move · enter picks · esc cancels"
+HINT = "type to filter (or a number) · ↑↓ move · enter picks · esc cancels"
+TITLE_LINES = 4
 
 
 @dataclass(slots=True)
@@ -47,6 +50,13 @@ class Picker:
         self.query = query
         words = query.lower().split()
         self._shown = [i for i, item in enumerate(self.items) if all(w in item.lower() for w in words)]
+        number = query.strip()
+        if number.isdigit() and 1 <= int(number) <= len(self.items):
+            # a number picks that line, as in a numbered list (its text matches follow it)
+            first = int(number) - 1
+            self._shown = [first, *(i for i in self._shown if i != first)]
+            self._at = 0
+            return
         self._at = self._shown.index(keep) if keep in self._shown else 0
 
     def move(self, delta: int) -> None:
@@ -61,8 +71,8 @@ class Picker:
     def fragments(self, width: int, rows: int, *, pointer: str = "❯ ") -> StyleAndTextTuples:
         """The picker as formatted text: a title line, at most ``rows`` items, a count line."""
         rows = max(1, rows)
-        out: StyleAndTextTuples = [("class:picker.title", _fit(self.title, width) + "\n"),
-                                   ("class:picker.hint", _fit(HINT, width) + "\n")]
+        out: StyleAndTextTuples = [("class:picker.title", line + "\n") for line in self._title_lines(width)]
+        out.append(("class:picker.hint", _fit(HINT, width) + "\n"))
         if not self._shown:
             out.append(("class:picker.hint", _fit(f"  nothing matches '{self.query}'", width) + "\n"))
             return out
@@ -78,10 +88,16 @@ class Picker:
                         f"  {start + 1}-{start + len(window)} of {len(self._shown)}\n"))
         return out
 
-    def height(self, rows: int) -> int:
-        """How many lines :meth:`fragments` draws for ``rows`` item rows."""
+    def _title_lines(self, width: int) -> list[str]:
+        lines = textwrap.wrap(self.title, max(10, width)) or [""]
+        if len(lines) > TITLE_LINES:  # a title is a question, not a document
+            lines = [*lines[: TITLE_LINES - 1], _fit(" ".join(lines[TITLE_LINES - 1 :]), width)]
+        return lines
+
+    def height(self, rows: int, width: int) -> int:
+        """How many lines :meth:`fragments` draws for ``rows`` item rows, ``width`` columns."""
         shown = min(max(1, rows), len(self._shown)) if self._shown else 1
-        return 2 + shown + (1 if self._shown and shown < len(self._shown) else 0)
+        return len(self._title_lines(width)) + 1 + shown + (1 if self._shown and shown < len(self._shown) else 0)
 
 
 def _fit(text: str, width: int) -> str:

@@ -110,8 +110,8 @@ def prompt_area(p: AreaParts) -> StyleAndTextTuples:
     picker: StyleAndTextTuples = []
     if p.picker is not None:
         rows = max(1, min(PICKER_ROWS, p.rows - reserved - 4))
-        picker = p.picker.fragments(width - 1, rows, pointer=p.glyphs.pointer)
-        reserved += p.picker.height(rows)
+        picker = p.picker.fragments(width, rows, pointer=p.glyphs.pointer)
+        reserved += p.picker.height(rows, width)
     if p.completing:
         reserved += 6
     budget = max(1, p.rows - reserved)

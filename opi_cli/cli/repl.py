@@ -585,7 +585,11 @@ def _console(settings: Settings) -> tuple[Console, bool]:
         except (ValueError, OSError):
             pass
     no_color = "NO_COLOR" in settings.env
-    return Console(file=sys.stdout, no_color=no_color, emoji=False, highlight=False), not no_color
+    # the terminal's own size, always: an exported COLUMNS/LINES would pin rich to a width
+    # that is wrong as soon as the window is resized
+    environ = {k: v for k, v in settings.env.items() if k not in ("COLUMNS", "LINES")}
+    console = Console(file=sys.stdout, no_color=no_color, emoji=False, highlight=False, _environ=environ)
+    return console, not no_color
 
 
 async def run_repl(opts: RunOptions, settings: Settings) -> int:

@@ -93,7 +93,7 @@ class ReplDriver:
     """``opi chat`` in a pty: ``send`` keys, ``wait_for`` text, read ``screen_text``/``all_lines``."""
 
     def __init__(self, args: list[str], cwd: Path, *, rows: int = 30, cols: int = 100, env: dict[str, str] | None = None) -> None:
-        full_env = dict(os.environ)
+        full_env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}  # xdist sets 80x24
         full_env.update({"PYTHONPATH": str(ROOT), "TERM": "xterm-256color", "PYTHONUNBUFFERED": "1"})
         full_env.update(env or {})
         self.rows, self.cols = rows, cols
