@@ -216,3 +216,72 @@ def test_login_stores_a_key_typed_unseen(start_repl: Any) -> None:
     assert drv.wait_exit() == 0
     history = home / "history"
     assert "gsk-SECRET" not in (history.read_text() if history.exists() else "")
+
+
+def _selected_line(drv: ReplDriver) -> str:
+    rows = [line for line in drv.screen_lines() if line.startswith("❯ ")]
+    return rows[0] if rows else ""
+
+
+def _press_key(drv: ReplDriver, key: str) -> None:
+    before = _selected_line(drv)
+    drv.send(key)
+    drv.wait_for(lambda: _selected_line(drv) != before)
+
+
+def test_cost_is_by_model_and_the_resume_picker_filters_and_moves(workdir: Path) -> None:
+    home = Path(os.environ["OPI_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    script = {"responses": [
+        {"steps": [{"text": "noted penguins"}], "usage": {"input": 100, "output": 1}},
+        {"steps": [{"text": "noted walruses"}], "usage": {"input": 200, "output": 2}},
+        {"steps": [{"text": "plain answer"}], "usage": {"input": 1000, "output": 10}},
+        {"steps": [{"text": "third answer"}], "usage": {"input": 2000, "output": 20}},
+    ]}
+    with MockLLM(script) as srv:
+        (home / "models.json").write_text(json.dumps({"providers": {"mock": {
+            "baseUrl": f"{srv.base_url}/v1", "api": "openai-completions", "apiKey": "x",
+            "models": [{"id": "plain"}, {"id": "third"}]}}}))
+        for words in ("old talk about PENGUINS", "old talk about WALRUSES"):
+            made = run_opi(["-p", "--model", "mock/plain", words], cwd=workdir)
+            assert made.returncode == 0, made.stderr
+        drv = repl(workdir, "--model", "mock/plain", rows=40)
+        try:
+            drv.type_line("first question")
+            drv.wait_for("plain answer")
+            drv.send("\x10")  # Ctrl+P: plain -> third, in the same session
+            drv.wait_for("Switched to mock/third")
+            drv.type_line("second question")
+            drv.wait_for("third answer")
+            drv.type_line("/cost")
+            drv.wait_for(lambda: re.search(r"total\s+3\.0k\s+30", drv.screen_text()) is not None)
+            text = drv.screen_text()
+            assert re.search(r"mock/plain\s+1\.0k\s+10\s", text) and re.search(r"mock/third\s+2\.0k\s+20\s", text), text
+            # /resume: the other sessions of this folder, filtered by what is typed
+            drv.type_line("/resume")
+            drv.wait_for("Resume which session?")
+            drv.wait_for(lambda: "PENGUINS" in drv.screen_text() and "WALRUSES" in drv.screen_text())
+            drv.send("penguins")
+            drv.wait_for(lambda: "WALRUSES" not in drv.screen_text())
+            assert "PENGUINS" in _selected_line(drv)
+            drv.send("\r")
+            drv.wait_for("Resumed")
+            drv.type_line("/cost")
+            drv.wait_for(lambda: re.search(r"mock/plain\s+100\s+1\s", drv.screen_text().split("Resumed")[-1]) is not None)
+            assert "mock/third" not in drv.screen_text().split("Resumed")[-1]  # the resumed session's figures only
+            # and with the arrow keys: back to the session that used both models
+            drv.type_line("/resume")
+            drv.wait_for("Resume which session?")
+            drv.wait_for(lambda: "first question" in drv.screen_text())
+            assert "first question" in _selected_line(drv)  # the newest first
+            _press_key(drv, "\x1b[B")  # Down
+            assert "WALRUSES" in _selected_line(drv)
+            _press_key(drv, "\x1b[A")  # Up
+            assert "first question" in _selected_line(drv)
+            drv.send("\r")
+            drv.wait_for(lambda: "Resume which session?" not in drv.screen_text())
+            drv.type_line("/cost")
+            drv.wait_for(lambda: re.search(r"total\s+3\.0k\s+30", drv.screen_text().split("Resumed")[-1]) is not None)
+        finally:
+            drv.close()
+        assert [r["body"]["model"] for r in srv.requests] == ["plain", "plain", "plain", "third"]
