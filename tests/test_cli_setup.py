@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import stat
 from pathlib import Path
 
@@ -99,3 +100,18 @@ def test_login_never_widens_an_existing_file(workdir: Path, opi_home: Path) -> N
     assert proc.returncode == 0, proc.stderr
     assert stat.S_IMODE(auth.stat().st_mode) == 0o600
     assert json.loads(auth.read_text()) == {"groq": {"type": "api_key", "key": "gsk-1"}}
+
+
+def test_a_connection_error_names_the_url_that_failed(workdir: Path, opi_home: Path) -> None:
+    (opi_home / "settings.json").write_text(json.dumps({"retry": {"enabled": True, "maxRetries": 1, "baseDelayMs": 50}}))
+    with socket.socket() as closed:  # bound but never listening: every connection is refused
+        closed.bind(("127.0.0.1", 0))
+        base = f"http://127.0.0.1:{closed.getsockname()[1]}/v1"
+        args = ["--provider", "openai", "--api", "openai-completions", "--base-url", base, "--api-key", "k",
+                "--model", "mock-model", "hi"]
+        printed = run_opi(["-p", *args], cwd=workdir)
+        streamed = run_opi(["--json", *args], cwd=workdir)
+    assert printed.returncode == 1 and "Traceback" not in printed.stderr
+    assert f"{base}/chat/completions" in printed.stderr, printed.stderr
+    summary = json.loads(streamed.stdout.splitlines()[-1])
+    assert summary["type"] == "session_summary" and f"{base}/chat/completions" in summary["errorMessage"]

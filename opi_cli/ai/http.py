@@ -79,10 +79,14 @@ async def post_sse(
         try:
             response = await client.send(request, stream=True)
         except httpx.TimeoutException as exc:
-            raise ProviderFailure(ProviderError("network", f"Request timed out: {type(exc).__name__}")) from exc
-        except httpx.HTTPError as exc:
             raise ProviderFailure(
-                ProviderError("network", redact(f"Connection error: {exc}", options.api_key))
+                ProviderError("network", f"Request timed out: {url} could not be reached ({type(exc).__name__}).")
+            ) from exc
+        except httpx.HTTPError as exc:
+            # the URL says which endpoint failed (a typo in --base-url, a local server not started)
+            what = f"Cannot connect to {url}" if isinstance(exc, httpx.ConnectError) else f"Request to {url} failed"
+            raise ProviderFailure(
+                ProviderError("network", redact(f"{what}: {exc or type(exc).__name__}", options.api_key))
             ) from exc
         if signal is not None:
             resp = response
@@ -121,7 +125,7 @@ async def post_sse(
             for ev in decoder.close():
                 yield ev
             raise ProviderFailure(
-                ProviderError("network", redact(f"Network connection lost: {type(exc).__name__}: {exc}", options.api_key))
+                ProviderError("network", redact(f"Connection to {url} lost: {type(exc).__name__}: {exc}", options.api_key))
             ) from exc
         if signal is not None and signal.aborted:
             raise ProviderFailure(ProviderError("aborted", "Request was aborted."))

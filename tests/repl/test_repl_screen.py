@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -154,3 +155,21 @@ def test_cancelling_a_retry_counts_the_attempts_that_ran(start_repl: Any) -> Non
     assert len(srv.requests) == 1
     assert count(lines, "Retry cancelled after 1 attempt") == 1, "\n".join(lines)
     assert count(lines, "Retry failed") == 0
+
+
+def test_retrying_a_refused_connection_says_which_url(workdir: Path) -> None:
+    _retry_settings(maxRetries=2, baseDelayMs=30000)
+    with socket.socket() as closed:  # bound but never listening: every connection is refused
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}/v1"
+        drv = ReplDriver(["-m", "opi_cli", "chat", "--base-url", url, "--provider", "openai", "--api",
+                          "openai-completions", "--api-key", "k", "--model", "mock-model"], workdir)
+        try:
+            drv.wait_ready()
+            drv.type_line("anyone there?")
+            drv.wait_for("Retrying (1/2)")
+            drv.wait_for(f"{url}/chat/completions")  # the status line names the endpoint
+            assert count(drv.screen_lines(), "Retrying") == 1
+        finally:
+            drv.close()
+
