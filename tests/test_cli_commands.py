@@ -153,6 +153,17 @@ def test_help_shows_no_python_types_and_no_hidden_command(workdir: Path, args: l
     assert "opi run" not in proc.stdout and "Usage: opi run" not in proc.stdout
 
 
+def test_a_usage_error_of_the_default_command_never_names_the_hidden_run(workdir: Path) -> None:
+    for args in (["--frobnicate", "hi"], ["-p", "--thinking"], ["--model"], ["--thinking", "loud", "hi"]):
+        proc = run_opi(args, cwd=workdir, env={"COLUMNS": "100"})
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert "opi run" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    unknown = run_opi(["--frobnicate", "hi"], cwd=workdir, env={"COLUMNS": "100"})
+    assert "Usage: opi [OPTIONS] [MESSAGE]..." in unknown.stderr and "Try 'opi -h' for help." in unknown.stderr
+    sub = run_opi(["sessions", "--frobnicate"], cwd=workdir)
+    assert sub.returncode == 2 and "Usage: opi sessions" in sub.stderr and "Try 'opi sessions -h'" in sub.stderr
+
+
 def test_root_help_lists_the_options_of_the_default_command(workdir: Path) -> None:
     proc = run_opi(["-p", "--help"], cwd=workdir, env={"COLUMNS": "100"})
     for flag in ("--model", "--then", "--thinking", "--base-url", "--no-session", "--json", "--print"):

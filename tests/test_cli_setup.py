@@ -25,7 +25,8 @@ def test_first_run_without_key_or_server_names_the_three_ways(workdir: Path) -> 
     proc = run_opi(["-p", "hi"], cwd=workdir)
     assert proc.returncode == 2
     err = proc.stderr
-    assert "OPENAI_API_KEY" in err  # 1. a key in the environment
+    assert "OPENAI_API_KEY" in err and "ANTHROPIC_API_KEY" in err  # 1. a key in the environment
+    assert err.count("OPENAI_API_KEY") == 1, err  # each variable named once
     assert "opi login" in err  # 2. store a key
     assert "--base-url" in err and "11434" in err  # 3. a local server
     assert "Traceback" not in err

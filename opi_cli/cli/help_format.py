@@ -3,7 +3,8 @@
 Typer prints an argument as ``SESSION <str>`` and a required one as ``{SESSION}`` in the
 usage line; a newcomer should read ``SESSION``. :class:`PlainCommand` formats arguments by
 their metavar only. :class:`RootGroup` makes ``opi --help`` show what a bare ``opi`` takes
-(the hidden default command's arguments and options) before the list of commands.
+(the hidden default command's arguments and options) before the list of commands, and
+:class:`DefaultCommand` keeps the hidden name ``run`` out of its usage errors.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-__all__ = ["PlainCommand", "PlainGroup", "RootGroup"]
+__all__ = ["DefaultCommand", "PlainCommand", "PlainGroup", "RootGroup"]
 
 
 def _argument_name(param: Any) -> str:
@@ -53,6 +54,21 @@ class PlainCommand(TyperCommand):
 
     def format_options(self, ctx: Any, formatter: Any) -> None:
         _format_params(self, ctx, formatter)
+
+
+class _DefaultContext(typer.Context):
+    """The default command's context: its path is the program's (``opi``, never ``opi run``)."""
+
+    @property
+    def command_path(self) -> str:
+        return self.parent.command_path if self.parent is not None else super().command_path
+
+
+class DefaultCommand(PlainCommand):
+    """The hidden default command: a usage error reads ``Usage: opi [OPTIONS] [MESSAGE]...``
+    and ``Try 'opi -h'``, as the user typed it (``run`` is not a word to type)."""
+
+    context_class = _DefaultContext
 
 
 class PlainGroup(TyperGroup):

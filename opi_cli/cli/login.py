@@ -111,7 +111,7 @@ def run_login(provider: str | None) -> int:
 def first_run_help(registry: ModelRegistry) -> str:
     """What to do when no model is configured and no local server answers: three ways in."""
     keyed = [p for p in registry.providers() if p.key_env and not p.local]
-    variables = ", ".join(p.key_env[-1] for p in keyed[:4])
+    variables = ", ".join(v for v in (p.key_env[-1] for p in keyed[:5]) if v != "OPENAI_API_KEY")
     return (
         "No model configured yet, and no local server answers (Ollama 11434, LM Studio 1234, llama.cpp 8080, "
         "vLLM 8000). Three ways to get going:\n"

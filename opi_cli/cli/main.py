@@ -22,7 +22,7 @@ from opi_cli import __version__
 from opi_cli.ai.types import ImageContent
 from opi_cli.cli.entry import CommandTree, route
 from opi_cli.cli.failures import OutputError
-from opi_cli.cli.help_format import PlainCommand, PlainGroup, RootGroup
+from opi_cli.cli.help_format import DefaultCommand, PlainCommand, PlainGroup, RootGroup
 from opi_cli.cli.options import SESSION_PARAM, RunOptions, with_common_options
 from opi_cli.cli.settings import Settings
 from opi_cli.errors import OpiError, UsageError
@@ -134,7 +134,7 @@ def _exit(code: int) -> None:
     raise typer.Exit(code)
 
 
-@app.command("run", hidden=True, cls=PlainCommand)
+@app.command("run", hidden=True, cls=DefaultCommand)
 @with_common_options()
 def run_command(opts: RunOptions) -> None:
     """Run the agent (the default command)."""
