@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import difflib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HOTKEYS",
+    "LOOKUP_ORDER",
     "Command",
     "Host",
     "build_commands",
@@ -111,6 +112,7 @@ class Command:
     usage: str = ""
     aliases: tuple[str, ...] = ()
     while_running: bool = False  # may run while the agent works
+    expand: Callable[[str], str] | None = None  # a prompt template or skill: the prompt it stands for
 
 
 def parse_command(text: str) -> tuple[str, str] | None:
@@ -143,6 +145,8 @@ async def _help(host: Host, _args: str) -> None:
         names = " ".join(f"/{n}" for n in (cmd.name, *cmd.aliases))
         table.add_row(Text(f"{names} {cmd.usage}".strip(), style="cyan"), cmd.description)
     host.print(table)
+    if any(c.expand is not None for c in host.commands.values()):
+        host.print(Text(LOOKUP_ORDER, style="dim"))
 
 
 async def _hotkeys(host: Host, _args: str) -> None:
@@ -337,9 +341,20 @@ async def _export(host: Host, args: str) -> None:
     host.print(Text(f"Exported to {path}", style="green"))
 
 
-def build_commands(session: object, mcp: McpHost | None = None) -> dict[str, Command]:
+LOOKUP_ORDER = (
+    "A name is looked up in this order: built-in commands, extension commands, prompt templates "
+    "(a project's .opi/prompts or .claude/commands file overrides a global one of the same name); "
+    "/skill:name runs a skill, /mcp__server__prompt an MCP prompt."
+)
+
+
+def build_commands(session: object, mcp: McpHost | None = None, extra: Sequence[Command] = ()) -> dict[str, Command]:
     """The command table by name and alias, with ``/mcp`` and the MCP prompts of ``mcp``
-    (``session`` is not needed any more; callers pass it)."""
+    (``session`` is not needed any more; callers pass it).
+
+    ``extra`` (extension commands, then prompt templates and skills) come after the
+    built-ins, and the first command of a name wins (see :data:`LOOKUP_ORDER`).
+    """
     cmds = [
         Command("help", "list the commands", _help, while_running=True),
         Command("hotkeys", "list the keyboard shortcuts", _hotkeys, while_running=True),
@@ -362,6 +377,8 @@ def build_commands(session: object, mcp: McpHost | None = None) -> dict[str, Com
         for n in (c.name, *c.aliases):
             table[n] = c
     install_mcp_commands(table, mcp)
+    for c in extra:
+        table.setdefault(c.name, c)
     return table
 
 

@@ -93,10 +93,22 @@ def _execute(opts: RunOptions) -> int:
     stdin_text = _stdin_text()
     from opi_cli.cli.runtime import prepare_prompts
 
-    prompts = prepare_prompts(opts.messages, stdin_text, settings.cwd)
+    prompts = prepare_prompts(opts.messages, stdin_text, settings.cwd, _slash_expander(settings))
     if not prompts:
         raise UsageError('No message given. Pass one as an argument (opi -p "task") or pipe it on stdin.')
     return asyncio.run(_run_headless(opts, settings, prompts))
+
+
+def _notice(message: str) -> None:
+    sys.stderr.write(f"opi: {message}\n")
+
+
+def _slash_expander(settings: Settings) -> Any:
+    """Headless, ``/template args`` and ``/skill:name args`` expand as in the REPL (as pi's -p
+    does); REPL commands and any other ``/word`` are sent as typed."""
+    from opi_cli.cli.customize import SlashPrompts
+
+    return SlashPrompts(settings.cwd, settings.home, _notice, warn_skills=False).expand  # the run warns once
 
 
 async def _run_headless(opts: RunOptions, settings: Settings, prompts: list[tuple[str, list[ImageContent]]]) -> int:
@@ -104,6 +116,8 @@ async def _run_headless(opts: RunOptions, settings: Settings, prompts: list[tupl
     from opi_cli.cli.runtime import build_runtime
 
     rt = await build_runtime(opts, settings)
+    if rt.custom is not None:
+        rt.custom.set_notify(_notice)
     return await run_noninteractive(rt, prompts, json_mode=opts.json_mode, snapshots=opts.json_snapshots)
 
 

@@ -18,6 +18,7 @@ from opi_cli.ai.types import AssistantMessage, ImageContent, Usage
 from opi_cli.cli.event_stream import EventWriter
 from opi_cli.cli.failures import STDOUT, output_error, write_stdout
 from opi_cli.cli.runtime import Runtime
+from opi_cli.session.session_hooks import PromptBlocked
 
 __all__ = ["run_noninteractive"]
 
@@ -71,9 +72,14 @@ async def run_noninteractive(
         loop.add_signal_handler(signal.SIGINT, on_sigint)
     except (NotImplementedError, RuntimeError):
         pass
+    blocked: str | None = None
     try:
         for text, images in prompts:
-            await rt.session.prompt(text, images)
+            try:
+                await rt.session.prompt(text, images)
+            except PromptBlocked as exc:  # a UserPromptSubmit hook said no: nothing was sent
+                blocked = str(exc)
+                break
             if interrupted or (last is not None and last.stop_reason in ("error", "aborted")):
                 break
     finally:
@@ -82,10 +88,11 @@ async def run_noninteractive(
         except (NotImplementedError, RuntimeError):
             pass
         await rt.aclose()
-    code = 130 if interrupted else (1 if last is None or last.stop_reason in ("error", "aborted") else 0)
+    code = 130 if interrupted else (1 if blocked or last is None or last.stop_reason in ("error", "aborted") else 0)
     error = (compaction_error or last.error_message) if last is not None and code else None
     if last is None and code:
         error = "the run produced no answer"
+    error = blocked or error
     ceiling = rt.trust.ceiling if rt.trust is not None else None
     if writer is not None:
         summary = SessionSummary(

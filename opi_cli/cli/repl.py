@@ -48,6 +48,7 @@ from opi_cli.cli.live import StreamView, render_ansi
 from opi_cli.cli.options import RunOptions
 from opi_cli.cli.permission_dialog import PermissionDialog
 from opi_cli.cli.printer import ScrollbackPrinter
+from opi_cli.cli.repl_customize import ask_project_trust, expand_initial, show_notices, user_commands
 from opi_cli.cli.runtime import Runtime, build_runtime, prepare_prompts
 from opi_cli.cli.settings import Settings
 from opi_cli.cli.trust import Trust
@@ -101,7 +102,7 @@ class Repl:
         for m in rt.session.agent.messages:
             if isinstance(m, AssistantMessage):
                 self.footer.add_usage(m.usage)
-        self._commands = build_commands(rt.session, rt.mcp)
+        self._commands = build_commands(rt.session, rt.mcp, user_commands(rt.custom))
         self._agent_task: asyncio.Task[None] | None = None
         self._side_task: asyncio.Task[None] | None = None  # a slash command or a !cmd
         self._shell: AbortController | None = None
@@ -309,6 +310,9 @@ class Repl:
 
     def _dispatch(self, text: str, *, follow_up: bool) -> None:
         parsed = parse_command(text)
+        cmd = self._commands.get(parsed[0]) if parsed is not None else None
+        if parsed is not None and cmd is not None and cmd.expand is not None:
+            text, parsed = cmd.expand(parsed[1]), None  # a prompt template or a skill: sent as a prompt
         if parsed is not None:
             self._run_command(*parsed)
             return
@@ -511,6 +515,7 @@ class Repl:
         self.banner()
         if self.rt.mcp is not None:
             self.rt.mcp.attach(self)
+        show_notices(self, self.rt.custom)
         if self.session.agent.messages:  # a resumed session: show where it left off
             self.printer.print_now(render.history(self.session.agent.messages))
         unsubscribe = self.session.subscribe(self._on_event)
@@ -524,7 +529,7 @@ class Repl:
                 pass
         ticker = loop.create_task(self._ticker())
         if initial:
-            self._start(initial)
+            self._start(expand_initial(self._commands, initial))
         try:
             while not self._quitting:
                 try:
@@ -575,6 +580,7 @@ def _console(settings: Settings) -> tuple[Console, bool]:
 
 async def run_repl(opts: RunOptions, settings: Settings) -> int:
     """``opi chat``: build the runtime, send the MESSAGE arguments in turn, then read input."""
+    await ask_project_trust(settings)
     prompts = prepare_prompts(opts.messages, None, settings.cwd)
     rt = await build_runtime(opts, settings)
     try:

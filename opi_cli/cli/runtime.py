@@ -8,6 +8,7 @@ that says what to set.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,7 @@ from opi_cli.ai.resolve import (
 )
 from opi_cli.ai.stream import ApiProvider
 from opi_cli.ai.types import THINKING_LEVELS, ImageContent, ThinkingLevel
+from opi_cli.cli.customize import Customization, load_customization
 from opi_cli.cli.mcp_start import REFERENCE, start_mcp
 from opi_cli.cli.options import RunOptions
 from opi_cli.cli.settings import Settings
@@ -67,6 +69,7 @@ class Runtime:
     store: SessionStore | None = None
     trust: Trust | None = None
     mcp: McpHost | None = None
+    custom: Customization | None = None  # skills, templates, settings hooks, extensions
 
     async def aclose(self) -> None:
         """Close the session (sync + unlock), the store and the HTTP client."""
@@ -249,6 +252,9 @@ async def _assemble(
     thinking = _thinking(opts, settings, suffix or saved_level, model)
     cwd = settings.cwd
     tools = select_tools(opts, cwd, model)
+    path = writer.handle.path
+    custom = load_customization(settings, set(tools), writer_ids=(writer.session_id, str(path) if path else None))
+    tools.update({t.name: t for t in custom.tools})
     trust = await build_trust(opts, settings, tools, interactive=bool(opts.interactive), persistent=not opts.no_session)
     appended = [t for t in (text_or_file(a, cwd) for a in opts.append_system_prompt) if t]
     prompt = build_system_prompt(
@@ -258,6 +264,7 @@ async def _assemble(
             tools=[(name, str(getattr(tool, "prompt_snippet", "") or "")) for name, tool in tools.items()],
             custom_prompt=text_or_file(opts.system_prompt, cwd),
             append_prompt="\n\n".join(appended) if appended else None,
+            skills=custom.skill_entries(),
         )
     )
     from opi_cli.ai.http import make_client
@@ -276,14 +283,17 @@ async def _assemble(
             follow_up_mode=settings.get("followUpMode", "one-at-a-time"),
             stream_options=StreamOptions(api_key=api_key, client=client, session_id=writer.session_id),
             messages=list(ctx.messages) if ctx is not None else [],
-            hooks=trust.hooks(),
+            hooks=custom.agent_hooks(trust.hooks()),  # the permission gate first: a denied call runs no hook
         )
     )
     mcp = None if opts.no_tools else start_mcp(settings, agent)  # None when no MCP server is configured
-    session = await create_agent_session(agent, writer, record_settings=is_new, compaction=_compaction(settings))
+    session = await create_agent_session(
+        agent, writer, record_settings=is_new, compaction=_compaction(settings), session_hooks=custom.session_hooks()
+    )
     trust.attach(session)
+    custom.attach(session)
     closers: list[Any] = [client, *([mcp] if mcp else [])]
-    return Runtime(settings, registry, model, session, tools, closers, store, trust, mcp)
+    return Runtime(settings, registry, model, session, tools, closers, store, trust, mcp, custom)
 
 
 def _sniff_image(data: bytes) -> str | None:
@@ -295,10 +305,14 @@ def _sniff_image(data: bytes) -> str | None:
     return None
 
 
-def prepare_prompts(messages: list[str], stdin_text: str | None, cwd: Path) -> list[tuple[str, list[ImageContent]]]:
+def prepare_prompts(
+    messages: list[str], stdin_text: str | None, cwd: Path, expand: Callable[[str], str] | None = None
+) -> list[tuple[str, list[ImageContent]]]:
     """Turn positional words into prompts: ``@path`` attaches a file to the first message,
-    stdin text (when piped) starts it. An ``@server:scheme://path`` word that is not a file
-    stays in the first message's text, for :meth:`Runtime.expand_references` (MCP resources).
+    stdin text (when piped) starts it; ``expand`` rewrites each message and the stdin text
+    (``/template args`` and ``/skill:name`` as the prompts they stand for). An
+    ``@server:scheme://path`` word that is not a file stays in the first message's text, for
+    :meth:`Runtime.expand_references` (MCP resources).
 
     Raises:
         UsageError: an attached file does not exist or cannot be read.
@@ -329,7 +343,9 @@ def prepare_prompts(messages: list[str], stdin_text: str | None, cwd: Path) -> l
                 text = data.decode("utf-8", errors="replace")
                 prefix += f'<file name="{path}">\n{text}\n</file>\n'
             continue
-        texts.append(word)
+        texts.append(expand(word) if expand is not None else word)
+    if stdin_text and stdin_text.strip() and expand is not None:
+        stdin_text = expand(stdin_text.strip())
     first = (stdin_text.strip() + "\n\n" if stdin_text and stdin_text.strip() else "") + prefix
     if not texts:
         if not first.strip() and not images:
