@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-COMMANDS = frozenset({"chat", "resume", "sessions", "models", "export", "schema", "run", "mcp"})
+COMMANDS = frozenset({"chat", "resume", "sessions", "models", "export", "schema", "extensions", "run", "mcp"})
 ROOT_ONLY = frozenset({"--help", "-h", "--install-completion", "--show-completion"})
 
 

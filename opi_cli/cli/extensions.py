@@ -198,7 +198,13 @@ class ExtensionAPI:
 
         def add(fn: Callable[..., Any]) -> Callable[..., Any]:
             if event in HOOK_EVENTS:
-                self._into.hooks.add(event, PythonHook(fn, self.name, lambda exc: self._ext.disable(exc, f"on {event}")), matcher)
+                ext = self._ext
+
+                def guarded(payload: dict[str, JsonValue]) -> object:
+                    return None if ext.disabled else fn(payload)
+
+                self._into.hooks.add(event, PythonHook(guarded, self.name, lambda exc: ext.disable(exc, f"on {event}")),
+                                     matcher)
             elif event in OBSERVED_EVENTS:
                 if inspect.iscoroutinefunction(fn):
                     raise ValueError(f"a handler of {event!r} must be a plain function (async is for hook events)")

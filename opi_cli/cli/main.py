@@ -257,6 +257,15 @@ def models_command(
         raise typer.Exit(exc.exit_code) from None
 
 
+@app.command("extensions")
+def extensions_command() -> None:
+    """List the Python extensions that load here, where each comes from and what it adds."""
+    from opi_cli.cli.extension_list import list_extensions
+
+    settings = _settings_or_exit()
+    _run_simple(lambda: list_extensions(settings, _console()))
+
+
 @app.command("schema")
 def schema_command(
     rpc: Annotated[bool, typer.Option("--rpc", help="The commands, responses and events of --mode rpc instead.")] = False,

@@ -179,9 +179,10 @@ class HookRunner:
                 value = await value
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # an extension's failure disables it; the run goes on
+        except Exception as exc:  # a handler's failure never stops the run
             if handler.on_error is not None:
-                handler.on_error(exc)
+                handler.on_error(exc)  # its owner says so (an extension is disabled, once)
+                return HookOutcome(handler.label, 0)
             return HookOutcome(handler.label, None, stderr=f"raised {type(exc).__name__}: {exc}")
         if isinstance(value, dict):
             return HookOutcome(handler.label, 0, json.dumps(value, default=str), "", value)
