@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING
 
 from opi_cli.agent.hooks import AgentHooks, compose_hooks
 from opi_cli.agent.tool import Tool
-from opi_cli.cli.prompt_templates import PromptTemplate, discover_templates, expand_template
 from opi_cli.cli.settings import Settings, load_json_file
 from opi_cli.cli.skills import Skill, discover_skills, expand_skill
 from opi_cli.session.session_hooks import SessionHooks
 
 if TYPE_CHECKING:
     from opi_cli.cli.extensions import Extensions
+    from opi_cli.cli.prompt_templates import PromptTemplate
     from opi_cli.hooks.config import HookConfig
     from opi_cli.hooks.runner import HookRunner
     from opi_cli.session.agent_session import AgentSession
@@ -48,6 +48,8 @@ class SlashPrompts:
     @property
     def templates(self) -> dict[str, PromptTemplate]:
         if self._templates is None:
+            from opi_cli.cli.prompt_templates import discover_templates  # only when a /word needs it
+
             self._templates, warnings = discover_templates(self.cwd, self.home)
             for w in warnings:
                 self._notify(w)
@@ -73,7 +75,11 @@ class SlashPrompts:
         if name.startswith("skill:") and name[6:] in self.skills:
             return expand_skill(self.skills[name[6:]], args)
         template = self.templates.get(name) if name else None
-        return expand_template(template, args) if template is not None else text
+        if template is None:
+            return text
+        from opi_cli.cli.prompt_templates import expand_template
+
+        return expand_template(template, args)
 
 
 def settings_hooks(settings: Settings, *, project_allowed: bool, notify: Notify) -> HookConfig | None:

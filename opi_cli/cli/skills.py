@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from opi_cli._util.frontmatter import FrontmatterError, parse_frontmatter
-
 __all__ = ["Skill", "discover_skills", "expand_skill"]
 
 Scope = Literal["global", "project"]
@@ -62,6 +60,8 @@ def _problems(name: str, folder: str, description: str) -> list[str]:
 
 
 def _load(path: Path, scope: Scope, warnings: list[str]) -> Skill | None:
+    from opi_cli._util.frontmatter import FrontmatterError, parse_frontmatter  # only when a skill exists
+
     folder = path.parent.name
     try:
         doc = parse_frontmatter(path.read_text(encoding="utf-8", errors="replace"))
