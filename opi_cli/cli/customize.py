@@ -72,8 +72,9 @@ class SlashPrompts:
             head, _, rest = head.partition("\n")
             args = rest + (" " + args if args else "")
         name = head.lower()
-        if name.startswith("skill:") and name[6:] in self.skills:
-            return expand_skill(self.skills[name[6:]], args)
+        if name.startswith("skill:"):
+            skill = next((s for n, s in self.skills.items() if n.lower() == name[6:]), None)
+            return expand_skill(skill, args) if skill is not None else text
         template = self.templates.get(name) if name else None
         if template is None:
             return text

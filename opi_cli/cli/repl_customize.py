@@ -50,7 +50,7 @@ def _skill_command(s: Skill) -> Command:
 
     first = s.description.split("\n", 1)[0]
     short = first if len(first) <= 70 else first[:69] + "…"
-    return Command(f"skill:{s.name}", f"{short} (skill, {s.scope})", into_input, "[request]",
+    return Command(f"skill:{s.name.lower()}", f"{short} (skill, {s.scope})", into_input, "[request]",
                    while_running=True, expand=expand)
 
 

@@ -54,7 +54,7 @@ def test_asked_once_then_templates_skills_and_extension_commands_work(workdir: P
         drv = _start(srv, workdir)
         try:
             drv.wait_for("Allow it to run, now and in later sessions? [y/N]")
-            screen = drv.screen_text()
+            screen = "".join(drv.screen.display)  # rows of the full width: a wrapped line reads on
             assert "extensions in" in screen and "wordcount.py" in screen
             drv.send("y\r")
             drv.wait_ready()
@@ -119,3 +119,17 @@ def test_a_no_is_remembered_and_the_code_does_not_run(workdir: Path, opi_home: P
     assert not (workdir / "ran").exists()
     assert json.loads((opi_home / "trusted-projects.json").read_text()) == {str(workdir): False}
     assert os.environ["OPI_HOME"] == str(opi_home)
+
+
+def test_chat_message_arguments_expand_like_typed_input(workdir: Path, opi_home: Path) -> None:
+    (opi_home / "prompts").mkdir()
+    (opi_home / "prompts" / "review.md").write_text("Review $1 for bugs.\n")
+    with MockLLM({"responses": [text("REVIEWED")]}) as srv:
+        drv = ReplDriver([*chat_args(srv), "/review app.py"], workdir, rows=30, cols=100)
+        try:
+            drv.wait_for("REVIEWED")
+            assert user_texts(srv.requests[0]) == ["Review app.py for bugs."]
+            drv.send("\x04")
+            assert drv.wait_exit() == 0
+        finally:
+            drv.close()
