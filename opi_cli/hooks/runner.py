@@ -34,17 +34,25 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from opi_cli._util.jsonio import JsonValue, dumps_bytes
-from opi_cli.agent.hooks import AfterToolCallResult, AgentHooks, BeforeToolCallResult, ToolCallContext
+from opi_cli.agent.hooks import (
+    AfterToolCallResult,
+    AgentHooks,
+    BeforeToolCallResult,
+    ToolCallContext,
+    compose_hooks,
+)
 from opi_cli.agent.tool import ToolResult
 from opi_cli.ai.types import TextContent
 from opi_cli.hooks.config import CommandHook, Handler, HookConfig, PythonHook
 from opi_cli.hooks.process import run_command
+from opi_cli.session.agent_session import AgentSession
 from opi_cli.session.session_hooks import (
     CompactTrigger,
     PromptVerdict,
     SessionHooks,
     SessionStartSource,
     StopVerdict,
+    compose_session_hooks,
 )
 
 __all__ = ["HookOutcome", "HookRunner"]
@@ -139,6 +147,23 @@ class HookRunner:
     def bind(self, session: SessionInfo) -> None:
         """Where ``session_id`` and ``transcript_path`` come from (the session, once it exists)."""
         self._session = session
+
+    def attach(self, session: AgentSession) -> None:
+        """Run these hooks in a session that already exists, after the hooks it has.
+
+        The library's way in: the loop's layer joins ``session.agent.options.hooks`` and
+        the session's layer joins ``session.session_hooks`` (both with ``compose_*``), so
+        from the next prompt on, this session runs them as ``opi`` would. ``SessionStart``
+        runs at the session's next start, ``/new`` or compaction.
+        """
+        self.bind(lambda: (session.session_id, session.session_file))
+        options = session.agent.options
+        layer = self.agent_hooks()
+        if layer is not None:
+            options.hooks = compose_hooks(options.hooks, layer)
+        own = self.session_hooks()
+        if own is not None:
+            session.session_hooks = compose_session_hooks(session.session_hooks, own)
 
     # -- running ---------------------------------------------------------------------------
     async def run(self, event: str, value: str | None, fields: dict[str, JsonValue]) -> list[HookOutcome]:
