@@ -13,6 +13,7 @@ the user interface says where to show them (:meth:`Customization.set_notify`).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,9 +32,14 @@ if TYPE_CHECKING:
     from opi_cli.hooks.runner import HookRunner
     from opi_cli.session.agent_session import AgentSession
 
-__all__ = ["Customization", "SlashPrompts", "load_customization", "settings_hooks"]
+__all__ = ["Customization", "SlashPrompts", "load_customization", "settings_hooks", "stderr_notice"]
 
 Notify = Callable[[str], None]
+
+
+def stderr_notice(message: str) -> None:
+    """Where headless modes show notices: one ``opi: ...`` line on stderr (stdout stays the output)."""
+    sys.stderr.write(f"opi: {message}\n")
 
 
 class SlashPrompts:

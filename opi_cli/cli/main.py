@@ -99,16 +99,12 @@ def _execute(opts: RunOptions) -> int:
     return asyncio.run(_run_headless(opts, settings, prompts))
 
 
-def _notice(message: str) -> None:
-    sys.stderr.write(f"opi: {message}\n")
-
-
 def _slash_expander(settings: Settings) -> Any:
     """Headless, ``/template args`` and ``/skill:name args`` expand as in the REPL (as pi's -p
     does); REPL commands and any other ``/word`` are sent as typed."""
-    from opi_cli.cli.customize import SlashPrompts
+    from opi_cli.cli.customize import SlashPrompts, stderr_notice
 
-    return SlashPrompts(settings.cwd, settings.home, _notice, warn_skills=False).expand  # the run warns once
+    return SlashPrompts(settings.cwd, settings.home, stderr_notice, warn_skills=False).expand  # the run warns once
 
 
 async def _run_headless(opts: RunOptions, settings: Settings, prompts: list[tuple[str, list[ImageContent]]]) -> int:
@@ -116,8 +112,7 @@ async def _run_headless(opts: RunOptions, settings: Settings, prompts: list[tupl
     from opi_cli.cli.runtime import build_runtime
 
     rt = await build_runtime(opts, settings)
-    if rt.custom is not None:
-        rt.custom.set_notify(_notice)
+    rt.show_notices_on_stderr()
     return await run_noninteractive(rt, prompts, json_mode=opts.json_mode, snapshots=opts.json_snapshots)
 
 

@@ -77,7 +77,7 @@ def _images(cmd: Command) -> list[ImageContent]:
 
 
 def _queue(srv: RpcServer, kind: Literal["steer", "follow_up"], cmd: Command) -> None:
-    message = user_message(str(cmd["message"]), _images(cmd))
+    message = user_message(srv.rt.expand(str(cmd["message"])), _images(cmd))
     agent = srv.session.agent
     (agent.steer if kind == "steer" else agent.follow_up)(message)
 
@@ -87,7 +87,7 @@ def _queue(srv: RpcServer, kind: Literal["steer", "follow_up"], cmd: Command) ->
 
 async def _prompt(srv: RpcServer, cmd: Command) -> JsonValue:
     images = _images(cmd)
-    text = str(cmd["message"])
+    text = srv.rt.expand(str(cmd["message"]))  # /template args, /skill:name
     if not text.strip() and not images:
         raise CommandError("prompt needs a non-empty message (or images).")
     if not srv.streaming:

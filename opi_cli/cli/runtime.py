@@ -71,6 +71,17 @@ class Runtime:
     mcp: McpHost | None = None
     custom: Customization | None = None  # skills, templates, settings hooks, extensions
 
+    def expand(self, text: str) -> str:
+        """``/template args`` and ``/skill:name args`` as the prompt they stand for (other text as is)."""
+        return self.custom.prompts.expand(text) if self.custom is not None else text
+
+    def show_notices_on_stderr(self) -> None:
+        """Headless modes: what customization has to say goes to stderr, one line each."""
+        if self.custom is not None:
+            from opi_cli.cli.customize import stderr_notice
+
+            self.custom.set_notify(stderr_notice)
+
     async def aclose(self) -> None:
         """Close the session (sync + unlock), the store and the HTTP client."""
         try:
