@@ -175,9 +175,9 @@ def parse_hooks(value: JsonValue, source: str) -> HookConfig:
             pattern = entry.get("matcher", "")
             if not isinstance(pattern, str):
                 raise ConfigError(f"{here}: 'matcher' must be a string (a tool name or a regular expression).")
+            regex = _compile(pattern, here)
             handlers = [_command(h, f"{here}.hooks[{j}]", config.warnings) for j, h in enumerate(entry["hooks"])]
             kept = tuple(h for h in handlers if h is not None)
             if kept:
-                matcher = HookMatcher(pattern, kept, _compile(pattern, here))
-                config.events.setdefault(event, []).append(matcher)
+                config.events.setdefault(event, []).append(HookMatcher(pattern, kept, regex))
     return config

@@ -82,3 +82,43 @@ async def test_a_blocked_prompt_is_neither_sent_nor_stored(tmp_path: Path) -> No
     finally:
         await session.close()
         await store.close()
+
+
+async def test_agent_builder_runs_settings_hooks_like_the_cli(tmp_path: Path) -> None:
+    from opi_cli import AgentBuilder, Config
+    from opi_cli.errors import ConfigError
+
+    provider = FauxProvider([
+        FauxResponse(tool_calls=[FauxToolCall("deploy", {"target": "prod"}, "call_1")]),
+        FauxResponse(text="Blocked, as expected."),
+    ])
+    agent = (
+        AgentBuilder(env={})
+        .with_config(Config().with_api_key("k").with_model("gpt-4o"))
+        .with_provider(provider)
+        .with_tools([deploy])
+        .with_cwd(tmp_path)
+        .with_settings_hooks({
+            "SessionStart": [{"hooks": [{"type": "command", "command": "cat > start.json; echo 'Freeze until Monday'"}]}],
+            "PreToolUse": [{"matcher": "deploy", "hooks": [
+                {"type": "command", "command": "echo 'Deploys are frozen' >&2; exit 2"}]}],
+        })
+        .build()
+    )
+    try:
+        assert await agent.run("deploy to prod") == "Blocked, as expected."
+    finally:
+        await agent.aclose()
+    assert provider.requests[0].system_prompt.endswith("# Session start context\n\nFreeze until Monday")
+    result = provider.requests[1].messages[-1]
+    assert isinstance(result, ToolResultMessage) and result.is_error
+    assert [c.text for c in result.content if isinstance(c, TextContent)] == [
+        "Blocked by a PreToolUse hook: Deploys are frozen"]
+    start = json.loads((tmp_path / "start.json").read_text())
+    assert start["source"] == "startup" and start["session_id"] and start["cwd"] == str(tmp_path)
+    try:
+        AgentBuilder(env={}).with_settings_hooks({"PreToolUse": [{"matcher": "(", "hooks": []}]})
+    except ConfigError as exc:
+        assert "matcher '(' is not a valid regular expression" in str(exc)
+    else:
+        raise AssertionError("a bad matcher was accepted")
