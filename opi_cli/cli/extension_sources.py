@@ -67,10 +67,9 @@ def entry_point_sources(cache_dir: Path) -> list[ExtensionSource]:
         pass
     found = _scan()
     try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"version": _CACHE_VERSION, "key": key, "entryPoints": found}), encoding="utf-8")
-        os.replace(tmp, cache)
+        from opi_cli._util.atomic import write_atomic
+
+        write_atomic(cache, json.dumps({"version": _CACHE_VERSION, "key": key, "entryPoints": found}).encode())
     except OSError:
         pass  # a read-only home: look them up again next time
     return [ExtensionSource(n, "package", v, o) for n, v, o in found]

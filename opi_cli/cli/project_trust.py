@@ -11,10 +11,10 @@ cannot allow itself. Headless runs never ask; they refuse what is not allowed, a
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
+from opi_cli._util.atomic import write_atomic
 from opi_cli.cli.settings import Settings, load_json_file
 
 __all__ = ["TRUST_FILE", "is_allowed", "project_code", "remember", "remembered"]
@@ -75,14 +75,8 @@ def is_allowed(settings: Settings) -> bool:
 
 
 def remember(settings: Settings, allowed: bool) -> None:
-    """Store the answer for this folder (private file, written whole and renamed into place)."""
+    """Store the answer for this folder (a private file, replaced whole)."""
     data = _read(settings.home)
     data[str(settings.cwd)] = allowed
-    settings.home.mkdir(parents=True, exist_ok=True)
     target = settings.home / TRUST_FILE
-    tmp = target.with_name(f".{TRUST_FILE}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, sort_keys=True)
-        fh.write("\n")
-    os.replace(tmp, target)
+    write_atomic(target, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode(), mode=0o600)

@@ -116,13 +116,24 @@ def test_post_tool_use_exit_2_adds_stderr_to_the_result(workdir: Path, opi_home:
 
 
 def test_a_malformed_hooks_setting_is_one_line_and_exit_2(workdir: Path, opi_home: Path) -> None:
-    _settings(opi_home, {"PreToolUse": [{"matcher": "bash", "hooks": [{"type": "command", "command": 42}]}]})
+    settings = opi_home / "settings.json"
+    cases = [
+        ({"PreToolUse": [{"matcher": "bash", "hooks": [{"type": "command", "command": 42}]}]},
+         f"opi: {settings}:1: hooks.PreToolUse[0].hooks[0].command: must be a string, not 42. "
+         "Fix the file (it was not changed).\n"),
+        ({"PreToolUse": [{"matcher": "bash", "hooks": [{"type": "command", "command": " "}]}]},
+         f"opi: {settings}: hooks.PreToolUse[0].hooks[0]: 'command' must be a non-empty string.\n"),
+        ({"Stop": [{"matcher": "[", "hooks": []}]},
+         f"opi: {settings}: hooks.Stop[0]: matcher '[' is not a valid regular expression "
+         "(unterminated character set at position 0).\n"),
+    ]
     with MockLLM({"responses": [text("never")]}) as srv:
-        proc = run_opi(opi_args(srv, "hi"), cwd=workdir)
+        for hooks, message in cases:
+            _settings(opi_home, hooks)
+            proc = run_opi(opi_args(srv, "hi"), cwd=workdir)
+            assert (proc.returncode, proc.stderr) == (2, message)
         requests = srv.requests
-    assert requests == [] and proc.returncode == 2
-    assert proc.stderr == (f"opi: {opi_home / 'settings.json'}: hooks.PreToolUse[0].hooks[0]: "
-                           "'command' must be a non-empty string.\n")
+    assert requests == []
 
 
 def test_project_hooks_run_only_where_allowed(workdir: Path, opi_home: Path) -> None:
