@@ -69,7 +69,7 @@ def test_asked_once_then_templates_skills_and_extension_commands_work(workdir: P
             drv.wait_for("Review a file for bugs")
             drv.send("\x15")  # clear the input
             drv.type_line("/help")
-            drv.wait_for(lambda: "/skill:name runs a skill." in _flat(drv))
+            drv.wait_for(lambda: "/mcp__server__prompt an MCP prompt." in _flat(drv))
             help_text = _flat(drv)
             assert "/review FILE" in help_text and "(template, project)" in help_text
             assert "/wc [FILE]" in help_text and "(extension wordcount)" in help_text
@@ -78,6 +78,8 @@ def test_asked_once_then_templates_skills_and_extension_commands_work(workdir: P
             drv.wait_for("REVIEWED")
             assert user_texts(srv.requests[0])[-1] == "Review app.py for bugs, briefly."
             drv.type_line("count the words of notes.txt")
+            drv.wait_for("Allow word_count?")  # the permission gate asks about a tool it does not know
+            drv.send("1")
             drv.wait_for("COUNTED")
             assert tool_results(srv.requests[2])[-1] == "notes.txt: 1 lines, 3 words, 6 characters"
             drv.type_line("/wc")
