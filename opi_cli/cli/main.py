@@ -31,7 +31,7 @@ app = typer.Typer(
         "--mode rpc takes JSON commands on stdin (docs/rpc.md).\n\n"
         "Common options (all listed by `opi chat --help`): --model, --provider, --base-url, "
         "--api, --api-key, --thinking, --tools, --no-tools, -c/--continue, --no-session, "
-        "--session-dir, --store, --system-prompt, --append-system-prompt, --max-turns, --approval, "
+        "--session-dir, --store, --system-prompt, --append-system-prompt, --max-turns, --timeout, --approval, "
         "--sandbox, --max-cost, --debug."
     ),
     add_completion=False,

@@ -32,6 +32,7 @@ from opi_cli.ai.stream import ApiProvider
 from opi_cli.ai.types import THINKING_LEVELS, ImageContent, ThinkingLevel
 from opi_cli.cli.customize import Customization, load_customization
 from opi_cli.cli.mcp_start import REFERENCE, start_mcp
+from opi_cli.cli.http_settings import http_timeouts
 from opi_cli.cli.options import RunOptions
 from opi_cli.cli.settings import Settings
 from opi_cli.cli.system_prompt import SystemPromptInputs, build_system_prompt, text_or_file
@@ -215,6 +216,7 @@ async def open_writer(opts: RunOptions, store: SessionStore, cwd: str) -> tuple[
 async def build_runtime(opts: RunOptions, settings: Settings) -> Runtime:
     """Everything a run needs, or a ConfigError/UsageError saying what is wrong."""
     check_trust_settings(opts, settings)  # a bad --approval is reported before a missing key
+    http_timeouts(settings, opts.timeout)  # a bad value stops the run before any file is made
     registry = ModelRegistry.load(settings.models_json)
     store = await open_store(opts, settings)
     try:
@@ -292,7 +294,10 @@ async def _assemble(
             max_turns=opts.max_turns,
             steering_mode=settings.get("steeringMode", "one-at-a-time"),
             follow_up_mode=settings.get("followUpMode", "one-at-a-time"),
-            stream_options=StreamOptions(api_key=api_key, client=client, session_id=writer.session_id),
+            stream_options=StreamOptions(
+                api_key=api_key, client=client, session_id=writer.session_id,
+                timeouts=http_timeouts(settings, opts.timeout), key_endpoint=model.base_url if api_key else None,
+            ),
             messages=list(ctx.messages) if ctx is not None else [],
             hooks=custom.agent_hooks(trust.hooks()),  # the permission gate first: a denied call runs no hook
         )
