@@ -110,7 +110,6 @@ import hashlib
 import json
 import os
 import select
-import socket
 import sys
 import threading
 import time

@@ -149,7 +149,7 @@ def test_connect_timeout_names_the_url(workdir: Path, opi_home: Path, backlogged
 
 @pytest.mark.parametrize("bad", ["-5", '"fast"', "true"])
 def test_bad_timeout_setting_is_one_line_exit_2(workdir: Path, opi_home: Path, bad: str) -> None:
-    (opi_home / "settings.json").write_text('{"http": {"idleTimeoutMs": %s}}' % bad)
+    (opi_home / "settings.json").write_text(f'{{"http": {{"idleTimeoutMs": {bad}}}}}')
     r = run_opi(["-p", "--base-url", "http://127.0.0.1:9/v1", "--model", "m", "hi"], cwd=workdir)
     assert r.returncode == 2, r.stderr
     assert "http.idleTimeoutMs" in r.stderr and "settings.json" in r.stderr

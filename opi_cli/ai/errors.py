@@ -18,9 +18,9 @@ from opi_cli.ai.events import ErrorKind, ProviderError
 __all__ = [
     "EXCERPT_CHARS",
     "classify_http",
+    "classify_stream_error",
     "describe_body",
     "excerpt",
-    "classify_stream_error",
     "is_overflow_message",
     "parse_retry_after_ms",
 ]
