@@ -42,6 +42,7 @@ from opi_cli.cli.commands import (
     parse_command,
     run_shell,
 )
+from opi_cli.cli.exit_signals import install_exit_signals
 from opi_cli.cli.footer import FooterState, footer_fragments, tilde
 from opi_cli.cli.keys import ReplCompleter, build_key_bindings, enable_shift_enter
 from opi_cli.cli.live import StreamView, render_ansi
@@ -115,6 +116,7 @@ class Repl:
             if rt.trust.gate is not None:
                 rt.trust.gate.approver = self.dialog
             self.footer.ceiling = rt.trust.ceiling
+        self._exit_code = 0
         settings.home.mkdir(parents=True, exist_ok=True)
         self.prompt = PromptSession[str](
             message=self._message,
@@ -413,8 +415,14 @@ class Repl:
             return
         if self.dialog.active:
             self.dialog.cancel()
+        now = time.monotonic()
+        twice = ctrl_c and now - self._last_ctrl_c < _DOUBLE_CTRL_C
         if self.working or self._shell is not None:
             self._abort()
+            if twice:  # a second Ctrl+C quits even while the abort is still settling
+                self.quit()
+            elif ctrl_c:
+                self._arm_quit(now)
             return
         if self._side_task is not None and not self._side_task.done():
             self.session.abort("Cancelled by the user")  # e.g. a /compact in progress
@@ -426,10 +434,12 @@ class Repl:
         if buf.text:
             buf.reset()
             return
-        now = time.monotonic()
-        if now - self._last_ctrl_c < _DOUBLE_CTRL_C:
+        if twice:
             self.quit()
             return
+        self._arm_quit(now)
+
+    def _arm_quit(self, now: float) -> None:
         self._last_ctrl_c = now
         self._hint = ("Press ctrl+c again to exit", now + _DOUBLE_CTRL_C)
         self._invalidate()
@@ -521,12 +531,12 @@ class Repl:
         unsubscribe = self.session.subscribe(self._on_event)
         loop = asyncio.get_running_loop()
         handled: list[int] = []
-        for sig, fn in ((signal.SIGINT, self._on_sigint), (signal.SIGTERM, self.quit), (signal.SIGHUP, self.quit)):
-            try:
-                loop.add_signal_handler(sig, fn)
-                handled.append(sig)
-            except (NotImplementedError, RuntimeError, ValueError):
-                pass
+        try:
+            loop.add_signal_handler(signal.SIGINT, self._on_sigint)
+            handled.append(signal.SIGINT)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
+        restore_exit_signals = install_exit_signals(self._terminate)
         ticker = loop.create_task(self._ticker())
         if initial:
             self._start(expand_initial(self._commands, initial))
@@ -536,13 +546,21 @@ class Repl:
                     await self.prompt.prompt_async(handle_sigint=False)
                 except (EOFError, KeyboardInterrupt):
                     self._quitting = True
+                except OSError:  # the terminal went away (SIGHUP follows, or already came)
+                    self._quitting = True
         finally:
             await self._shutdown(ticker, handled, unsubscribe)
-        return 0
+            restore_exit_signals()
+        return self._exit_code
 
     def _on_sigint(self) -> None:
-        if self.working or self._shell is not None:
-            self._abort()
+        """An outside SIGINT (``kill -INT``) acts as Ctrl+C does."""
+        self.interrupt(ctrl_c=True)
+
+    def _terminate(self, code: int) -> None:
+        """SIGTERM/SIGHUP: abort what runs (killing tools' process groups) and leave with ``code``."""
+        self._exit_code = code
+        self.quit_if_empty()
 
     async def _shutdown(self, ticker: asyncio.Task[None], handled: list[int], unsubscribe: object) -> None:
         loop = asyncio.get_running_loop()
