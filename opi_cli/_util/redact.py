@@ -2,7 +2,8 @@
 
 A key reaches an error message in more shapes than the one opi holds: raw, with the
 whitespace a CRLF ``.env`` left on it, JSON-escaped (a server echoing the request), as a
-Python ``repr`` (an exception about a header value), or URL-encoded (a query string).
+Python ``repr`` (an exception about a header value), URL-encoded (a query string) or
+HTML-escaped (an export).
 :class:`Redactor` masks all of them; :func:`mask_dsn` takes the password out of a database
 URL, typed right or wrong.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from html import escape
 from urllib.parse import quote, quote_plus, unquote
 
 __all__ = ["MASK", "MIN_KEY_LENGTH", "Redactor", "dsn_passwords", "mask_dsn", "secret_forms"]
@@ -29,6 +31,8 @@ def _escapes(value: str) -> set[str]:
         json_ascii,
         json.dumps(value, ensure_ascii=False)[1:-1],
         json.dumps(json_ascii)[1:-1],  # a JSON text quoted inside another JSON string
+        json_ascii.replace("/", "\\/"),  # servers that escape "/" (PHP, some proxies)
+        escape(value),  # an HTML export
         repr(value)[1:-1],
         repr(value.encode("utf-8", "surrogatepass"))[2:-1],
         quote(value, safe=""),
@@ -80,9 +84,9 @@ class Redactor:
         return self._pattern.sub(MASK, text)
 
 
-_SCHEME = re.compile(r"^\s*[A-Za-z][\w+.-]*:/*")
+_SCHEME = re.compile(r"^\s*[A-Za-z][\w+.-]*:/+")
 _KV_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s'\"]+)", re.IGNORECASE)
-_USERINFO = re.compile(r"([^\s:/@'\"]+:)([^\s@'\"]+)@")
+_USERINFO = re.compile(r"([^\s:/@'\"]+:)([^\s@'\"/]+)@")
 
 
 def dsn_passwords(dsn: str) -> list[str]:

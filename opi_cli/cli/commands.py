@@ -11,6 +11,7 @@ import difflib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
@@ -29,6 +30,7 @@ from opi_cli.cli.mcp_commands import install_mcp_commands
 from opi_cli.cli.model_switch import next_thinking_level, switch_model
 from opi_cli.cli.render import fmt_tokens
 from opi_cli.cli.rewind_commands import REWIND_COMMANDS
+from opi_cli.cli.secrets import known_secrets, redact_file
 from opi_cli.cli.settings import Settings
 from opi_cli.errors import OpiError
 from opi_cli.session.agent_session import AgentSession
@@ -167,8 +169,10 @@ def _candidates(registry: ModelRegistry, query: str) -> list[Model]:
 
 def _switch(host: Host, model: Model) -> None:
     level = switch_model(host.session, host.registry, host.settings, model)
+    now = host.session.agent.model  # the key's endpoint may have been kept
+    where = f" at {now.base_url}" if now.base_url != model.base_url else ""
     shown = f" (thinking: {level})" if model.reasoning else ""
-    host.print(Text(f"Switched to {model.ref}{shown}", style="green"))
+    host.print(Text(f"Switched to {now.ref}{where}{shown}", style="green"))
 
 
 async def _model(host: Host, args: str) -> None:
@@ -338,6 +342,7 @@ async def _fork(host: Host, _args: str) -> None:
 
 async def _export(host: Host, args: str) -> None:
     path = await host.session.export(args or None)
+    redact_file(Path(path), known_secrets(host.settings, [host.session.agent.options.stream_options.api_key]))
     host.print(Text(f"Exported to {path}", style="green"))
 
 
@@ -386,12 +391,14 @@ def build_commands(session: object, mcp: McpHost | None = None, extra: Sequence[
 
 
 async def run_shell(
-    command: str, cwd: str, signal: AbortSignal, on_output: Callable[[str], None]
+    command: str, cwd: str, signal: AbortSignal, on_output: Callable[[str], None],
+    env: dict[str, str] | None = None,
 ) -> BashExecutionMessage:
-    """Run ``command`` in its own process group (killed on abort); ``on_output`` gets the tail so far."""
+    """Run ``command`` in its own process group (killed on abort) with ``env`` (default: opi's own);
+    ``on_output`` gets the tail so far."""
     file_ops = LocalFileOps()
     out = OutputCollector(file_ops)
-    proc = await LocalShellOps().spawn_shell(command, cwd)
+    proc = await LocalShellOps(env).spawn_shell(command, cwd)
     remove = signal.add_callback(proc.kill_group)
     try:
         while chunk := await proc.read(65536):

@@ -394,7 +394,7 @@ class Repl:
             self._invalidate()
 
         try:
-            msg = await run_shell(command, str(self.settings.cwd), self._shell.signal, progress)
+            msg = await run_shell(command, str(self.settings.cwd), self._shell.signal, progress, self.rt.shell_env)
         finally:
             self._shell = None
             self.view.working = False

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from opi_cli._util.redact import mask_dsn
 from opi_cli.agent.agent import Agent, AgentOptions
 from opi_cli.agent.loop import RetrySettings
 from opi_cli.agent.tool import Tool
@@ -35,6 +36,7 @@ from opi_cli.cli.mcp_start import REFERENCE, start_mcp
 from opi_cli.cli.http_settings import http_timeouts
 from opi_cli.cli.options import RunOptions
 from opi_cli.cli.settings import Settings
+from opi_cli.cli.shell_policy import shell_env
 from opi_cli.cli.system_prompt import SystemPromptInputs, build_system_prompt, text_or_file
 from opi_cli.cli.trust import Trust, build_trust, check_trust_settings
 from opi_cli.errors import OpiError, UsageError
@@ -44,7 +46,7 @@ from opi_cli.session.factory import create_agent_session
 from opi_cli.session.store import SessionStore
 from opi_cli.session.stores import JsonlStore, MemoryStore
 from opi_cli.session.writer import SessionWriter
-from opi_cli.tools import ALL_TOOLS, DEFAULT_TOOLS, create_builtin_tools
+from opi_cli.tools import ALL_TOOLS, DEFAULT_TOOLS, LocalShellOps, create_builtin_tools
 
 if TYPE_CHECKING:
     from opi_cli.cli.mcp_runtime import McpHost
@@ -71,6 +73,7 @@ class Runtime:
     trust: Trust | None = None
     mcp: McpHost | None = None
     custom: Customization | None = None  # skills, templates, settings hooks, extensions
+    shell_env: dict[str, str] | None = None  # the environment of commands (bash tool, !cmd)
 
     def expand(self, text: str) -> str:
         """``/template args`` and ``/skill:name args`` as the prompt they stand for (other text as is)."""
@@ -123,8 +126,8 @@ def _compaction(settings: Settings) -> CompactionSettings:
     )
 
 
-def select_tools(opts: RunOptions, cwd: Path, model: Model) -> dict[str, Tool]:
-    """The active built-in tools from ``--tools`` / ``--no-tools``.
+def select_tools(opts: RunOptions, cwd: Path, model: Model, env: dict[str, str] | None = None) -> dict[str, Tool]:
+    """The active built-in tools from ``--tools`` / ``--no-tools``; their commands get ``env``.
 
     Raises:
         UsageError: an unknown tool name (the message lists the known ones).
@@ -142,7 +145,9 @@ def select_tools(opts: RunOptions, cwd: Path, model: Model) -> dict[str, Tool]:
         names = []
     else:
         names = list(DEFAULT_TOOLS)
-    available = create_builtin_tools(str(cwd), supports_images=model.supports_images, edit_needs_read="read" in names)
+    available = create_builtin_tools(
+        str(cwd), supports_images=model.supports_images, edit_needs_read="read" in names, shell_ops=LocalShellOps(env)
+    )
     return {n: available[n] for n in names}
 
 
@@ -193,7 +198,8 @@ async def open_store(opts: RunOptions, settings: Settings) -> SessionStore:
         return MemoryStore()
     if opts.store:
         if not opts.store.startswith(("postgresql://", "postgres://")):
-            raise UsageError(f"Unsupported --store {opts.store!r}: use postgresql://... (JSONL files are the default).")
+            shown = mask_dsn(opts.store, opts.store)
+            raise UsageError(f"Unsupported --store {shown!r}: use postgresql://... (JSONL files are the default).")
         from opi_cli.session.stores.postgres import PostgresStore
 
         return await PostgresStore.connect(opts.store)
@@ -218,6 +224,7 @@ async def build_runtime(opts: RunOptions, settings: Settings) -> Runtime:
     check_trust_settings(opts, settings)  # a bad --approval is reported before a missing key
     http_timeouts(settings, opts.timeout)  # a bad value stops the run before any file is made
     registry = ModelRegistry.load(settings.models_json)
+    shell_env(settings, registry)
     store = await open_store(opts, settings)
     try:
         return await _build(opts, settings, registry, store)
@@ -264,7 +271,8 @@ async def _assemble(
     saved_level = parse_thinking_level(ctx.thinking_level) if ctx is not None and ctx.thinking_level else None
     thinking = _thinking(opts, settings, suffix or saved_level, model)
     cwd = settings.cwd
-    tools = select_tools(opts, cwd, model)
+    commands_env = shell_env(settings, registry)
+    tools = select_tools(opts, cwd, model, commands_env)
     path = writer.handle.path
     custom = load_customization(settings, set(tools), writer_ids=(writer.session_id, str(path) if path else None))
     tools.update({t.name: t for t in custom.tools})
@@ -309,7 +317,7 @@ async def _assemble(
     trust.attach(session)
     custom.attach(session)
     closers: list[Any] = [client, *([mcp] if mcp else [])]
-    return Runtime(settings, registry, model, session, tools, closers, store, trust, mcp, custom)
+    return Runtime(settings, registry, model, session, tools, closers, store, trust, mcp, custom, commands_env)
 
 
 def _sniff_image(data: bytes) -> str | None:

@@ -204,7 +204,9 @@ async def _sandbox_bash(mode: SandboxMode, cwd: str, tools: dict[str, Tool]) -> 
     from opi_cli.tools.sandbox import SandboxedShellOps, probe_sandbox, temp_dirs
 
     status = await probe_sandbox(mode, cwd)
-    shell = SandboxedShellOps(LocalShellOps(), status, cwd=cwd, writable=temp_dirs())
+    current = tools["bash"]  # its process seam carries the commands' environment (no secrets)
+    inner = current.shell_ops if isinstance(current, BashTool) else LocalShellOps()
+    shell = SandboxedShellOps(inner, status, cwd=cwd, writable=temp_dirs())
     tools["bash"] = BashTool(cwd, LocalFileOps(), shell)
     return status
 
