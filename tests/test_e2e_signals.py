@@ -65,6 +65,9 @@ def _assert_session_intact(opi_home: Path) -> None:
     assert messages[0]["role"] == "user"
     calls = [c for m in messages if m["role"] == "assistant" for c in m["content"] if c["type"] == "toolCall"]
     assert [c["name"] for c in calls] == ["bash"]
+    results = [m for m in messages if m["role"] == "toolResult"]
+    assert [(r["toolName"], r["isError"]) for r in results] == [("bash", True)]
+    assert "Command aborted" in results[0]["content"][0]["text"]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
