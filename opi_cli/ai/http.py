@@ -72,7 +72,8 @@ def _connect_failure(url: str, exc: httpx.HTTPError, options: StreamOptions) -> 
     if isinstance(exc, httpx.TimeoutException):
         name = options.timeouts.connect_name
         return ProviderFailure(ProviderError("network", f"Request timed out: {url} could not be reached ({name})."))
-    return ProviderFailure(ProviderError("network", redact(f"Cannot connect to {url}: {detail}", options.api_key)))
+    what = f"Cannot connect to {url}" if isinstance(exc, httpx.ConnectError) else f"Request to {url} failed"
+    return ProviderFailure(ProviderError("network", redact(f"{what}: {detail}", options.api_key)))
 
 
 async def _read_limited(response: httpx.Response, guard: RequestGuard, limit: int, *, data: bool = False) -> str:
