@@ -247,7 +247,7 @@ async def _bash(srv: RpcServer, cmd: Command) -> JsonValue:
         raise CommandError("A bash command is already running: wait for its answer, or send abort_bash.")
     controller = srv.bash = AbortController()
     try:
-        msg = await run_shell(command, str(srv.rt.settings.cwd), controller.signal, lambda _tail: None)
+        msg = await run_shell(command, str(srv.rt.settings.cwd), controller.signal, lambda _tail: None, srv.rt.shell_env)
     finally:
         srv.bash = None
     async with srv.serial:  # the context changes only between runs
