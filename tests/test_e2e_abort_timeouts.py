@@ -154,3 +154,29 @@ def test_bad_timeout_setting_is_one_line_exit_2(workdir: Path, opi_home: Path, b
     assert r.returncode == 2, r.stderr
     assert "http.idleTimeoutMs" in r.stderr and "settings.json" in r.stderr
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_compaction_summary_request_honours_the_timeouts(workdir: Path, opi_home: Path) -> None:
+    (opi_home / "models.json").write_text(json.dumps({"providers": {"mock": {
+        "baseUrl": "http://127.0.0.1:1/v1", "api": "openai-completions", "apiKey": "x",
+        "models": [{"id": "small", "contextWindow": 4000, "maxTokens": 500}]}}}))
+    (opi_home / "settings.json").write_text(json.dumps({
+        "http": {"firstByteTimeoutMs": 400},
+        "compaction": {"enabled": True, "reserveTokens": 1000, "keepRecentTokens": 100}}))
+    overflow = {"error": {"status": 400, "message": "prompt is too long: 5000 tokens > 4000 maximum",
+                          "type": "invalid_request_error", "code": "context_length_exceeded"}}
+    script = {"responses": [
+        {"steps": [{"text": "A1"}], "usage": {"input": 100, "output": 2}},
+        overflow,
+        {"silent": True},  # the summary request: before the fix it waited the default 300 s
+        {"steps": [{"text": "after retry"}]},
+    ]}
+    with MockLLM(script) as srv:
+        r = run_opi(["--json", "--model", "mock/small", "--base-url", f"{srv.base_url}/v1", "--provider", "mock",
+                     "--api", "openai-completions", "--api-key", "x", "first " + "y" * 400, "second " + "z" * 480],
+                    cwd=workdir, timeout=60)
+    assert r.returncode == 0, r.stderr
+    events = _events(r.stdout)
+    end = next(e for e in events if e["type"] == "compaction_end")
+    assert end["result"]["details"]["fallback"]  # the model could not summarise in time
+    assert events[-1]["exitCode"] == 0

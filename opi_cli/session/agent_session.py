@@ -358,6 +358,7 @@ class AgentSession:
                 reason,
                 api_key=o.stream_options.api_key,
                 signal=signal,
+                timeouts=o.stream_options.timeouts,
                 focus=focus,
                 thinking_level=o.thinking_level if o.model.reasoning else "off",
                 summarizer=self.summarizer,
