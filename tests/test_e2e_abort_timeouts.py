@@ -180,3 +180,9 @@ def test_compaction_summary_request_honours_the_timeouts(workdir: Path, opi_home
     end = next(e for e in events if e["type"] == "compaction_end")
     assert end["result"]["details"]["fallback"]  # the model could not summarise in time
     assert events[-1]["exitCode"] == 0
+
+
+def test_non_positive_timeout_flag_is_a_usage_error(workdir: Path) -> None:
+    r = run_opi(["-p", "--timeout", "0", "--base-url", "http://127.0.0.1:9/v1", "--model", "m", "hi"], cwd=workdir)
+    assert r.returncode == 2
+    assert r.stderr.strip() == "opi: --timeout must be a positive number of seconds, not 0."

@@ -222,9 +222,8 @@ async def open_writer(opts: RunOptions, store: SessionStore, cwd: str) -> tuple[
 async def build_runtime(opts: RunOptions, settings: Settings) -> Runtime:
     """Everything a run needs, or a ConfigError/UsageError saying what is wrong."""
     check_trust_settings(opts, settings)  # a bad --approval is reported before a missing key
-    http_timeouts(settings, opts.timeout)  # a bad value stops the run before any file is made
+    http_timeouts(settings, opts.timeout)  # a bad --timeout stops the run before any file is made
     registry = ModelRegistry.load(settings.models_json)
-    shell_env(settings, registry)
     store = await open_store(opts, settings)
     try:
         return await _build(opts, settings, registry, store)

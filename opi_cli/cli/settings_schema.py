@@ -28,6 +28,7 @@ _HOOK_MATCHER: dict[str, Any] = {
     "required": ["hooks"],
     "properties": {"matcher": {"type": "string"}, "hooks": {"type": "array", "items": _HOOK_HANDLER}},
 }
+_NAMES: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
 
 SETTINGS_PROPERTIES: dict[str, Any] = {
     "defaultProvider": {"type": "string"},
@@ -74,6 +75,26 @@ SETTINGS_PROPERTIES: dict[str, Any] = {
     # docs/extending.md: Claude Code's hooks shape (events opi lacks are skipped with a warning)
     "hooks": {"type": "object", "additionalProperties": {"type": "array", "items": _HOOK_MATCHER}},
     "allowProjectCode": {"anyOf": [{"type": "boolean"}, {"type": "array", "items": {"type": "string"}}]},
+    "http": {  # cli/http_settings.py
+        "type": "object",
+        "properties": {  # 0: no limit
+            "connectTimeoutMs": _MILLISECONDS,
+            "firstByteTimeoutMs": _MILLISECONDS,
+            "idleTimeoutMs": _MILLISECONDS,
+        },
+    },
+    "shellEnvironmentPolicy": {  # cli/shell_policy.py, after Codex's shell_environment_policy
+        "type": "object",
+        "properties": {
+            "inherit": {"enum": ["all", "core", "none"]},
+            "ignoreDefaultExcludes": {"type": "boolean"},
+            "exclude": _NAMES,
+            "set": {"type": "object", "additionalProperties": {"type": "string"}},
+            "includeOnly": _NAMES,
+            "passThrough": _NAMES,
+        },
+        "additionalProperties": False,
+    },
 }
 
 
