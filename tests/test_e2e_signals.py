@@ -102,7 +102,7 @@ def test_repl_signal_kills_the_tool_group_and_exits(
 ) -> None:
     script, pidfile = tool_group
     with MockLLM(script) as srv:
-        drv = ReplDriver(chat_args(srv), workdir)
+        drv = ReplDriver(chat_args(srv, "--approval", "yolo"), workdir)  # no permission question
         try:
             drv.wait_ready()
             drv.type_line("run it")

@@ -560,6 +560,8 @@ class Repl:
     def _terminate(self, code: int) -> None:
         """SIGTERM/SIGHUP: abort what runs (killing tools' process groups) and leave with ``code``."""
         self._exit_code = code
+        if self.dialog.active:  # a pending permission question must not hold the exit
+            self.dialog.cancel()
         self.quit_if_empty()
 
     async def _shutdown(self, ticker: asyncio.Task[None], handled: list[int], unsubscribe: object) -> None:
