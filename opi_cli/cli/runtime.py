@@ -32,8 +32,8 @@ from opi_cli.ai.resolve import (
 from opi_cli.ai.stream import ApiProvider
 from opi_cli.ai.types import THINKING_LEVELS, ImageContent, ThinkingLevel
 from opi_cli.cli.customize import Customization, load_customization
-from opi_cli.cli.mcp_start import REFERENCE, start_mcp
 from opi_cli.cli.http_settings import http_timeouts
+from opi_cli.cli.mcp_start import REFERENCE, start_mcp
 from opi_cli.cli.options import RunOptions
 from opi_cli.cli.settings import Settings
 from opi_cli.cli.shell_policy import shell_env
