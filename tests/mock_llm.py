@@ -54,7 +54,12 @@ Script format (JSON)::
        {"steps": [...], "malformed_after_events": 2},  # N events, `data: {not json`, close
        {"steps": [...], "stream_error_after_events": 2,
         "stream_error": {"type": "overloaded_error", "message": "Overloaded"}},
-       {"steps": [{"text": "slow"}], "delay_ms": 200, "hang": true}]}
+       {"steps": [{"text": "slow"}], "delay_ms": 200, "hang": true},
+       {"silent": true},                                  # never answers (see below)
+       {"raw": {"status": 502, "content_type": "text/html", "body": "<html>...</html>"}},
+       {"steps": [...], "stall_after_headers": true},     # headers, then nothing at all
+       {"steps": [...], "trickle_ms": 1000},              # one byte at a time, 1 s apart
+       {"steps": [...], "gzip": true}]}                   # Content-Encoding: gzip
 
 - ``error`` answers before streaming with that status, the headers given and a body in
   the endpoint's style: OpenAI ``{"error": {message, type, param, code}}``, Anthropic
@@ -64,6 +69,14 @@ Script format (JSON)::
   and ``event: error`` followed by ``response.failed`` for Responses.
 - ``hang`` sends the content events, then only ``: keep-alive`` comments until the client
   disconnects (or the server stops); the finish events are never sent.
+- ``silent`` reads the request and never answers (not even headers) until the client
+  disconnects or the server stops; ``stall_after_headers`` sends the 200 headers and then
+  nothing. Both count in ``open_streams`` while they hold the connection.
+- ``raw`` answers with exactly that status, content type, extra ``headers`` and ``body``
+  text (an HTML 502 page from a proxy, a plain-text 200, ...).
+- ``trickle_ms`` writes the stream one byte at a time, this many ms apart.
+- ``gzip`` compresses the stream (``Content-Encoding: gzip``), each event flushed as it
+  is written, as a compressing proxy does.
 - ``usage.input`` is uncached input. OpenAI reports ``prompt_tokens``/``input_tokens`` =
   input + cache_read + cache_write with ``cached_tokens`` = cache_read; Anthropic reports
   the three separately. The default derives from sizes (about 4 characters per token).
@@ -79,7 +92,8 @@ Use it in-process::
         srv.requests[0]["body"]           # {method, path, headers, had_auth, body}
 
 Header keys in the log are lowercased; ``authorization``/``x-api-key``/``api-key`` values
-read ``"<redacted>"`` and ``had_auth`` says whether one was sent. ``srv.set_script(s)``
+read ``"<redacted>"``, ``had_auth`` says whether one was sent and ``auth_sha256`` is the
+first 16 hex digits of the SHA-256 of the key sent (``Bearer `` removed), or ``None``. ``srv.set_script(s)``
 replaces the script and resets its position; ``srv.open_streams`` counts live streams.
 
 Or as a process, running until killed (first stdout line ``PORT <n>``, each request appended
@@ -92,11 +106,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import os
+import select
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -127,8 +144,8 @@ def _validate(script: Json) -> None:
     if not isinstance(script, dict) or not isinstance(script.get("responses"), list):
         raise ValueError('a mock script is an object with a "responses" list')
     for i, resp in enumerate(script["responses"]):
-        if not isinstance(resp, dict) or ("steps" in resp) == ("error" in resp):
-            raise ValueError(f'response {i} needs exactly one of "steps" or "error"')
+        if not isinstance(resp, dict) or len(resp.keys() & {"steps", "error", "raw", "silent"}) != 1:
+            raise ValueError(f'response {i} needs exactly one of "steps", "error", "raw" or "silent"')
         if resp.get("stop", "auto") not in ("auto", "stop", "tool_use", "length"):
             raise ValueError(f"response {i}: unknown stop {resp['stop']!r}")
         for step in resp.get("steps", []):
@@ -448,6 +465,12 @@ class _Handler(BaseHTTPRequestHandler):
         seq, resp = mock._next_response(body)
         if resp is None:
             self._send_json(500, {"error": {"message": "mock script exhausted", "type": "server_error"}})
+        elif resp.get("silent"):
+            with mock._stream_slot():
+                self._until_client_leaves()
+            self.close_connection = True
+        elif "raw" in resp:
+            self._send_raw(resp["raw"])
         elif "error" in resp:
             err = resp["error"]
             self._send_json(int(err.get("status", 500)), _error_body(api, err, seq), err.get("headers", {}))
@@ -475,6 +498,32 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
         self.close_connection = True
 
+    def _send_raw(self, raw: dict[str, Json]) -> None:
+        data = str(raw.get("body", "")).encode()
+        self.send_response(int(raw.get("status", 200)))
+        self.send_header("content-type", str(raw.get("content_type", "text/plain")))
+        self.send_header("content-length", str(len(data)))
+        self.send_header("connection", "close")
+        for key, value in (raw.get("headers") or {}).items():
+            self.send_header(key, str(value))
+        self.end_headers()
+        self.wfile.write(data)
+        self.close_connection = True
+
+    def _until_client_leaves(self) -> None:
+        """Hold the connection without writing until the client closes it (or the server stops)."""
+        sock = self.connection
+        closing = self.server.mock._closing
+        while not closing.is_set():
+            readable, _, _ = select.select([sock], [], [], 0.05)
+            if not readable:
+                continue
+            try:
+                if not sock.recv(65536):
+                    return
+            except OSError:
+                return
+
     def _stream(self, api: Api, resp: dict[str, Json], turn: _Turn) -> None:
         self.close_connection = True
         self.send_response(200)
@@ -482,8 +531,21 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("cache-control", "no-cache")
         self.send_header("connection", "close")
         self.send_header("request-id" if api == "anthropic" else "x-request-id", f"req_mock{turn.seq}")
+        if resp.get("gzip"):
+            self.send_header("content-encoding", "gzip")
         self.end_headers()
         self.wfile.flush()
+        if resp.get("stall_after_headers"):
+            self._until_client_leaves()
+            return
+        out = _Writer(self.wfile, self.server.mock._closing, bool(resp.get("gzip")),
+                      float(resp.get("trickle_ms", 0)) / 1000)
+        try:
+            self._write_events(api, resp, turn, out)
+        finally:
+            out.finish()
+
+    def _write_events(self, api: Api, resp: dict[str, Json], turn: _Turn, out: _Writer) -> None:
         content, tail = _BUILDERS[api](turn)
         events = content + tail
         cuts = {k: resp[k] for k in ("drop_after_events", "malformed_after_events", "stream_error_after_events")
@@ -496,20 +558,49 @@ class _Handler(BaseHTTPRequestHandler):
                 break
             if i and delay and closing.wait(delay):
                 return
-            self.wfile.write(_frame(api, ev))
-            self.wfile.flush()
+            if not out.write(_frame(api, ev)):
+                return
         if cut_kind == "malformed_after_events" and cut_at <= len(events):
-            self.wfile.write(b"data: {not json\n\n")
+            out.write(b"data: {not json\n\n")
         elif cut_kind == "stream_error_after_events" and cut_at <= len(events):
             err = resp.get("stream_error") or {"type": "api_error", "message": "mock stream error"}
             for ev in _stream_error_events(api, err, turn.seq, cut_at):
-                self.wfile.write(_frame(api, ev))
+                out.write(_frame(api, ev))
         elif resp.get("hang") and cut_at > len(content):
             # Writing is the only way to notice that the client has gone.
             while not closing.wait(max(delay, 0.02)):
-                self.wfile.write(b": keep-alive\n\n")
-                self.wfile.flush()
-        self.wfile.flush()
+                out.write(b": keep-alive\n\n")
+
+
+class _Writer:
+    """Writes stream bytes: flushed per write, optionally gzip-compressed or one byte at a time."""
+
+    def __init__(self, wfile: Any, closing: threading.Event, gzip: bool, trickle_s: float) -> None:
+        self._wfile = wfile
+        self._closing = closing
+        self._zip = zlib.compressobj(wbits=31) if gzip else None
+        self._trickle_s = trickle_s
+
+    def write(self, data: bytes) -> bool:
+        """Write and flush ``data``; False once the server is stopping."""
+        if self._zip is not None:
+            data = self._zip.compress(data) + self._zip.flush(zlib.Z_SYNC_FLUSH)
+        if not self._trickle_s:
+            self._wfile.write(data)
+            self._wfile.flush()
+            return True
+        for i in range(len(data)):
+            if self._closing.wait(self._trickle_s):
+                return False
+            self._wfile.write(data[i : i + 1])
+            self._wfile.flush()
+        return True
+
+    def finish(self) -> None:
+        with contextlib.suppress(OSError):
+            if self._zip is not None:
+                self._wfile.write(self._zip.flush())
+            self._wfile.flush()
 
 
 class MockLLM:
@@ -590,9 +681,13 @@ class MockLLM:
 
     def _record(self, handler: BaseHTTPRequestHandler, body: Json) -> None:
         headers = {k.lower(): ("<redacted>" if k.lower() in _SECRET_HEADERS else v) for k, v in handler.headers.items()}
-        had_auth = any(k.lower() in _SECRET_HEADERS and v.strip() for k, v in handler.headers.items())
-        entry = {"method": handler.command, "path": handler.path, "headers": headers, "had_auth": had_auth,
-                 "body": body}
+        secrets = [v for k, v in handler.headers.items() if k.lower() in _SECRET_HEADERS and v.strip()]
+        digest = None
+        if secrets:
+            key = secrets[0].removeprefix("Bearer ").encode("utf-8", "surrogateescape")
+            digest = hashlib.sha256(key).hexdigest()[:16]
+        entry = {"method": handler.command, "path": handler.path, "headers": headers, "had_auth": bool(secrets),
+                 "auth_sha256": digest, "body": body}
         with self._lock:
             self.requests.append(entry)
             if self._log_path is not None:

@@ -18,7 +18,14 @@ from opi_cli.cli.footer import FooterState
 from opi_cli.cli.settings import Settings
 from opi_cli.session.agent_session import AgentSession
 
-__all__ = ["Command", "Handler", "Host"]
+__all__ = ["LOOKUP_ORDER", "Command", "Handler", "Host"]
+
+LOOKUP_ORDER = (
+    "A name is looked up in this order: built-in commands, extension commands, prompt templates "
+    "(a project's .opi/prompts or .claude/commands file overrides a global one of the same name); "
+    "/skill:name runs a skill, /mcp__server__prompt an MCP prompt."
+)
+"""How /help explains which of several commands of one name runs."""
 
 
 class Host(Protocol):
@@ -71,3 +78,4 @@ class Command:
     usage: str = ""
     aliases: tuple[str, ...] = ()
     while_running: bool = False  # may run while the agent works
+    expand: Callable[[str], str] | None = None  # a prompt template or skill: the prompt it stands for

@@ -9,8 +9,9 @@ from __future__ import annotations
 import base64
 import difflib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console, ConsoleOptions, RenderResult
@@ -24,13 +25,14 @@ from opi_cli.ai.catalog import ModelRegistry
 from opi_cli.ai.model import Model
 from opi_cli.ai.resolve import clamp_thinking, parse_thinking_level
 from opi_cli.ai.types import THINKING_LEVELS, AssistantMessage, ToolResultMessage, UserMessage
-from opi_cli.cli.command_base import Command, Handler, Host
+from opi_cli.cli.command_base import LOOKUP_ORDER, Command, Handler, Host
 from opi_cli.cli.info_commands import FOLLOW_UP_KEY, HOTKEYS, INFO_COMMANDS
 from opi_cli.cli.login_command import LOGIN_COMMANDS
 from opi_cli.cli.mcp_commands import install_mcp_commands
 from opi_cli.cli.model_switch import next_thinking_level, switch_model
 from opi_cli.cli.render import fmt_tokens
 from opi_cli.cli.rewind_commands import REWIND_COMMANDS
+from opi_cli.cli.secrets import known_secrets, redact_file
 from opi_cli.errors import OpiError
 from opi_cli.tools.bash_output import OutputCollector
 from opi_cli.tools.ops import LocalFileOps, LocalShellOps
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FOLLOW_UP_KEY",
     "HOTKEYS",
+    "LOOKUP_ORDER",
     "Command",
     "Handler",
     "Host",
@@ -83,8 +86,10 @@ def _candidates(registry: ModelRegistry, query: str) -> list[Model]:
 def use_model(host: Host, model: Model) -> None:
     """Switch the session to ``model`` (:func:`~opi_cli.cli.model_switch.switch_model`) and say so."""
     level = switch_model(host.session, host.registry, host.settings, model)
+    now = host.session.agent.model  # the key's endpoint may have been kept
+    where = f" at {now.base_url}" if now.base_url != model.base_url else ""
     shown = f" (thinking: {level})" if model.reasoning else ""
-    host.print(Text(f"Switched to {model.ref}{shown}", style="green"))
+    host.print(Text(f"Switched to {now.ref}{where}{shown}", style="green"))
 
 
 async def _model(host: Host, args: str) -> None:
@@ -270,12 +275,19 @@ async def _fork(host: Host, _args: str) -> None:
 
 async def _export(host: Host, args: str) -> None:
     path = await host.session.export(args or None)
+    redact_file(Path(path), known_secrets(host.settings, [host.session.agent.options.stream_options.api_key]))
     host.print(Text(f"Exported to {path}", style="green"))
 
 
-def build_commands(session: object, mcp: McpHost | None = None) -> dict[str, Command]:
+
+
+def build_commands(session: object, mcp: McpHost | None = None, extra: Sequence[Command] = ()) -> dict[str, Command]:
     """The command table by name and alias, with ``/mcp`` and the MCP prompts of ``mcp``
-    (``session`` is not needed any more; callers pass it)."""
+    (``session`` is not needed any more; callers pass it).
+
+    ``extra`` (extension commands, then prompt templates and skills) come after the
+    built-ins, and the first command of a name wins (see :data:`LOOKUP_ORDER`).
+    """
     cmds = [
         *INFO_COMMANDS,
         *LOGIN_COMMANDS,
@@ -298,6 +310,8 @@ def build_commands(session: object, mcp: McpHost | None = None) -> dict[str, Com
         for n in (c.name, *c.aliases):
             table[n] = c
     install_mcp_commands(table, mcp)
+    for c in extra:
+        table.setdefault(c.name, c)
     return table
 
 
@@ -305,12 +319,14 @@ def build_commands(session: object, mcp: McpHost | None = None) -> dict[str, Com
 
 
 async def run_shell(
-    command: str, cwd: str, signal: AbortSignal, on_output: Callable[[str], None]
+    command: str, cwd: str, signal: AbortSignal, on_output: Callable[[str], None],
+    env: dict[str, str] | None = None,
 ) -> BashExecutionMessage:
-    """Run ``command`` in its own process group (killed on abort); ``on_output`` gets the tail so far."""
+    """Run ``command`` in its own process group (killed on abort) with ``env`` (default: opi's own);
+    ``on_output`` gets the tail so far."""
     file_ops = LocalFileOps()
     out = OutputCollector(file_ops)
-    proc = await LocalShellOps().spawn_shell(command, cwd)
+    proc = await LocalShellOps(env).spawn_shell(command, cwd)
     remove = signal.add_callback(proc.kill_group)
     try:
         while chunk := await proc.read(65536):

@@ -7,12 +7,12 @@ request goes to, where the session is stored and how full the context is.
 
 from __future__ import annotations
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from opi_cli.ai.types import Usage
-from opi_cli.cli.command_base import Command, Host
+from opi_cli.cli.command_base import LOOKUP_ORDER, Command, Host
 from opi_cli.cli.render import fmt_tokens
 
 __all__ = ["FOLLOW_UP_KEY", "HOTKEYS", "INFO_COMMANDS"]
@@ -63,7 +63,10 @@ async def _help(host: Host, _args: str) -> None:
         seen.add(cmd.name)
         names = " ".join(f"/{n}" for n in (cmd.name, *cmd.aliases))
         commands.add_row(Text(f"{names} {cmd.usage}".strip(), style="cyan"), cmd.description)
-    host.print(Group(Text("Commands", style="bold"), commands, Text(""), Text("Keys", style="bold"), _keys_table()))
+    parts: list[RenderableType] = [Text("Commands", style="bold"), commands]
+    if any(c.expand is not None for c in host.commands.values()):
+        parts.append(Text(LOOKUP_ORDER, style="dim"))
+    host.print(Group(*parts, Text(""), Text("Keys", style="bold"), _keys_table()))
 
 
 async def _hotkeys(host: Host, _args: str) -> None:

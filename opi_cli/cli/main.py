@@ -116,10 +116,18 @@ def _execute(opts: RunOptions, machine: Any) -> int:
     stdin_text = _stdin_text()
     from opi_cli.cli.runtime import prepare_prompts
 
-    prompts = prepare_prompts(opts.messages, stdin_text, settings.cwd, then=opts.then)
+    prompts = prepare_prompts(opts.messages, stdin_text, settings.cwd, _slash_expander(settings), then=opts.then)
     if not prompts:
         raise UsageError('No message given. Pass one as an argument (opi -p "task") or pipe it on stdin.')
     return asyncio.run(_run_headless(opts, settings, prompts))
+
+
+def _slash_expander(settings: Settings) -> Any:
+    """Headless, ``/template args`` and ``/skill:name args`` expand as in the REPL (as pi's -p
+    does); REPL commands and any other ``/word`` are sent as typed."""
+    from opi_cli.cli.customize import SlashPrompts, stderr_notice
+
+    return SlashPrompts(settings.cwd, settings.home, stderr_notice, warn_skills=False).expand  # the run warns once
 
 
 async def _run_headless(opts: RunOptions, settings: Settings, prompts: list[tuple[str, list[ImageContent]]]) -> int:
@@ -127,6 +135,7 @@ async def _run_headless(opts: RunOptions, settings: Settings, prompts: list[tupl
     from opi_cli.cli.runtime import build_runtime
 
     rt = await build_runtime(opts, settings)
+    rt.show_notices_on_stderr()
     return await run_noninteractive(rt, prompts, json_mode=opts.json_mode, snapshots=opts.json_snapshots)
 
 
@@ -334,6 +343,16 @@ def login_command(opts: RunOptions, name: str | None = None) -> None:
     from opi_cli.cli.login import run_login
 
     _run_simple(lambda: run_login(name or opts.provider), opts)
+
+
+@app.command("extensions", cls=PlainCommand)
+@with_common_options([], only_global=True)
+def extensions_command(opts: RunOptions) -> None:
+    """List the Python extensions that load here, where each comes from and what it adds."""
+    from opi_cli.cli.extension_list import list_extensions
+
+    settings = _settings_or_exit()
+    _run_simple(lambda: list_extensions(settings, _console()), opts)
 
 
 @app.command("schema", cls=PlainCommand)

@@ -45,6 +45,7 @@ class RunOptions:
     approval: str | None = None
     sandbox: str | None = None
     max_cost: float | None = None
+    timeout: float | None = None
     debug: bool = False
     session: str | None = None  # resume target
     mode: str | None = None  # text | json | rpc (cli/modes.py)
@@ -82,6 +83,7 @@ def _template(
     approval: Annotated[str | None, typer.Option("--approval", metavar="MODE", help="yolo|auto|read-only: which tool calls run without asking (default: auto in the REPL, yolo with -p/--json; setting defaultApproval).")] = None,
     sandbox: Annotated[str | None, typer.Option("--sandbox", metavar="MODE", help="workspace-write|read-only|off: run bash in a bubblewrap sandbox (default: off; setting sandbox).")] = None,
     max_cost: Annotated[float | None, typer.Option("--max-cost", metavar="USD", help="Send no request once this run has spent USD (setting maxCostUsd).")] = None,
+    timeout: Annotated[float | None, typer.Option("--timeout", help="Give up on a model request after SECONDS (each attempt).", metavar="SECONDS")] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
     mode: Annotated[str | None, typer.Option("--mode", metavar="MODE", help="text (= -p) | json (= --json) | rpc: JSON commands on stdin (docs/rpc.md).")] = None,
     json_snapshots: Annotated[bool, typer.Option("--json-snapshots", help="--json/rpc: message_update also carries the whole message so far (pi's shape; output grows with the square of the reply).")] = False,

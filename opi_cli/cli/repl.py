@@ -40,6 +40,7 @@ from opi_cli.cli.commands import (
     parse_command,
     run_shell,
 )
+from opi_cli.cli.exit_signals import install_exit_signals
 from opi_cli.cli.footer import FooterState, footer_fragments, tilde
 from opi_cli.cli.info_commands import FOLLOW_UP_KEY
 from opi_cli.cli.keys import ReplCompleter, build_key_bindings, enable_shift_enter
@@ -50,6 +51,7 @@ from opi_cli.cli.permission_dialog import PermissionDialog
 from opi_cli.cli.picker import Picker
 from opi_cli.cli.printer import ScrollbackPrinter
 from opi_cli.cli.prompt_area import STYLE, AreaParts, Glyphs, prompt_area, queue_fragments
+from opi_cli.cli.repl_customize import ask_project_trust, expand_initial, show_notices, user_commands
 from opi_cli.cli.runtime import Runtime, build_runtime, prepare_prompts
 from opi_cli.cli.settings import Settings
 from opi_cli.cli.trust import Trust
@@ -80,7 +82,7 @@ class Repl:
                                   auto_compaction=bool(settings.section("compaction").get("enabled", True)))
         self.footer.session_name = rt.session.name
         self.footer.load(rt.session.agent.messages)
-        self._commands = build_commands(rt.session, rt.mcp)
+        self._commands = build_commands(rt.session, rt.mcp, user_commands(rt.custom))
         self._agent_task: asyncio.Task[None] | None = None
         self._side_task: asyncio.Task[None] | None = None  # a slash command or a !cmd
         self._shell: AbortController | None = None
@@ -95,6 +97,7 @@ class Repl:
             if rt.trust.gate is not None:
                 rt.trust.gate.approver = self.dialog
             self.footer.ceiling = rt.trust.ceiling
+        self._exit_code = 0
         settings.home.mkdir(parents=True, exist_ok=True)
         self.prompt = PromptSession[str](
             message=self._message,
@@ -315,6 +318,9 @@ class Repl:
 
     def _dispatch(self, text: str, *, follow_up: bool) -> None:
         parsed = parse_command(text)
+        cmd = self._commands.get(parsed[0]) if parsed is not None else None
+        if parsed is not None and cmd is not None and cmd.expand is not None:
+            text, parsed = cmd.expand(parsed[1]), None  # a prompt template or a skill: sent as a prompt
         if parsed is not None:
             self._run_command(*parsed)
             return
@@ -393,7 +399,7 @@ class Repl:
             self._invalidate()
 
         try:
-            msg = await run_shell(command, str(self.settings.cwd), self._shell.signal, progress)
+            msg = await run_shell(command, str(self.settings.cwd), self._shell.signal, progress, self.rt.shell_env)
         finally:
             self._shell = None
             self.view.working = False
@@ -414,8 +420,14 @@ class Repl:
             return
         if self.dialog.active:
             self.dialog.cancel()
+        now = time.monotonic()
+        twice = ctrl_c and now - self._last_ctrl_c < _DOUBLE_CTRL_C
         if self.working or self._shell is not None:
             self._abort()
+            if twice:  # a second Ctrl+C quits even while the abort is still settling
+                self.quit()
+            elif ctrl_c:
+                self._arm_quit(now)
             return
         if self._side_task is not None and not self._side_task.done():
             self.session.abort("Cancelled by the user")  # e.g. a /compact in progress
@@ -427,10 +439,12 @@ class Repl:
         if buf.text:
             buf.reset()
             return
-        now = time.monotonic()
-        if now - self._last_ctrl_c < _DOUBLE_CTRL_C:
+        if twice:
             self.quit()
             return
+        self._arm_quit(now)
+
+    def _arm_quit(self, now: float) -> None:
         self._last_ctrl_c = now
         self._hint = ("Press ctrl+c again to exit", now + _DOUBLE_CTRL_C)
         self._invalidate()
@@ -517,29 +531,33 @@ class Repl:
         self.banner()
         if self.rt.mcp is not None:
             self.rt.mcp.attach(self)
+        show_notices(self, self.rt.custom)
         if self.session.agent.messages:  # a resumed session: show where it left off
             self.printer.print_now(render.history(self.session.agent.messages))
         unsubscribe = self.session.subscribe(self._on_event)
         loop = asyncio.get_running_loop()
         handled: list[int] = []
-        for sig, fn in ((signal.SIGINT, self._on_sigint), (signal.SIGTERM, self.quit), (signal.SIGHUP, self.quit)):
-            try:
-                loop.add_signal_handler(sig, fn)
-                handled.append(sig)
-            except (NotImplementedError, RuntimeError, ValueError):
-                pass
+        try:
+            loop.add_signal_handler(signal.SIGINT, self._on_sigint)
+            handled.append(signal.SIGINT)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
+        restore_exit_signals = install_exit_signals(self._terminate)
         ticker = loop.create_task(self._ticker())
         if initial:
-            self._start(initial)
+            self._start(expand_initial(self._commands, initial))
         try:
             while not self._quitting:
                 try:
                     await self.prompt.prompt_async(handle_sigint=False)
                 except (EOFError, KeyboardInterrupt):
                     self._quitting = True
+                except OSError:  # the terminal went away (SIGHUP follows, or already came)
+                    self._quitting = True
         finally:
             await self._shutdown(ticker, handled, unsubscribe)
-        return 0
+            restore_exit_signals()
+        return self._exit_code
 
     def _on_resize(self) -> None:
         """SIGWINCH (or a size change seen by polling): redraw once the size has settled."""
@@ -553,8 +571,15 @@ class Repl:
         await self.printer.redraw()
 
     def _on_sigint(self) -> None:
-        if self.working or self._shell is not None:
-            self._abort()
+        """An outside SIGINT (``kill -INT``) acts as Ctrl+C does."""
+        self.interrupt(ctrl_c=True)
+
+    def _terminate(self, code: int) -> None:
+        """SIGTERM/SIGHUP: abort what runs (killing tools' process groups) and leave with ``code``."""
+        self._exit_code = code
+        if self.dialog.active:  # a pending permission question must not hold the exit
+            self.dialog.cancel()
+        self.quit_if_empty()
 
     async def _shutdown(self, ticker: asyncio.Task[None], handled: list[int], unsubscribe: object) -> None:
         loop = asyncio.get_running_loop()
@@ -594,6 +619,7 @@ def _console(settings: Settings) -> tuple[Console, bool]:
 
 async def run_repl(opts: RunOptions, settings: Settings) -> int:
     """``opi chat``: build the runtime, send the MESSAGE arguments in turn, then read input."""
+    await ask_project_trust(settings)
     prompts = prepare_prompts(opts.messages, None, settings.cwd, then=opts.then)
     rt = await build_runtime(opts, settings)
     try:

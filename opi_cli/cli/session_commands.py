@@ -13,6 +13,7 @@ from opi_cli._util.jsonio import dumps
 from opi_cli.cli.failures import output_error
 from opi_cli.cli.options import RunOptions
 from opi_cli.cli.runtime import open_store
+from opi_cli.cli.secrets import known_secrets
 from opi_cli.cli.settings import Settings
 from opi_cli.errors import SessionError, UsageError
 from opi_cli.session import JsonlStore, check, export_html, export_markdown, looks_like_path, repair
@@ -134,7 +135,7 @@ def export_session(settings: Settings, opts: RunOptions, ref: str, out: str | No
     else:
         raise UsageError(f"Export to {target.name}: use a .html or .md file name.")
     try:
-        target.write_text(text, encoding="utf-8")
+        target.write_text(known_secrets(settings).redact(text), encoding="utf-8")
     except OSError as exc:
         raise output_error(exc, target) from exc
     console.print(f"Exported {len(entries)} entries to {target}")

@@ -5,7 +5,9 @@ Order (reference/pi.md §9.2): the base prompt is ``--system-prompt`` (text or f
 the active tools and guidelines chosen from them. Then the append text
 (``--append-system-prompt``, else ``.opi/APPEND_SYSTEM.md``, else ``OPI_HOME/APPEND_SYSTEM.md``),
 then ``# Project Context`` with ``OPI_HOME/AGENTS.md`` and one ``AGENTS.md`` (or ``CLAUDE.md``)
-per folder from ``/`` down to the cwd, then the date and the cwd.
+per folder from ``/`` down to the cwd, then the skills (name, description and location
+only, when the ``read`` tool is active: the model reads a skill's file when a task matches),
+then the date and the cwd.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ __all__ = [
     "build_system_prompt",
     "find_context_files",
     "looks_like_file",
+    "skills_block",
     "text_or_file",
 ]
 
@@ -53,6 +56,7 @@ class SystemPromptInputs:
     append_prompt: str | None = None  # --append-system-prompt
     today: date | None = None
     context_files: Sequence[ContextFile] | None = None
+    skills: Sequence[tuple[str, str, str]] = ()  # (name, description, SKILL.md path)
 
 
 _FILE_LIKE = re.compile(r"^(~|\.{1,2}/|/)|/|\.[A-Za-z0-9]{1,8}$")
@@ -159,6 +163,33 @@ def _default_base(tools: Sequence[tuple[str, str]]) -> str:
     return "\n".join(lines)
 
 
+def _xml(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def skills_block(skills: Sequence[tuple[str, str, str]]) -> str:
+    """The skills section: what each skill is for and where its instructions are."""
+    lines = [
+        "# Skills",
+        "",
+        "Skills are folders of instructions (and sometimes scripts) for particular tasks. When a task "
+        "matches a skill's description, first read its SKILL.md with the read tool at the location "
+        "given, then follow it. Paths inside a skill are relative to the folder of its SKILL.md.",
+        "",
+        "<available_skills>",
+    ]
+    for name, description, location in skills:
+        lines += [
+            "  <skill>",
+            f"    <name>{_xml(name)}</name>",
+            f"    <description>{_xml(description)}</description>",
+            f"    <location>{_xml(location)}</location>",
+            "  </skill>",
+        ]
+    lines.append("</available_skills>")
+    return "\n".join(lines)
+
+
 def build_system_prompt(inp: SystemPromptInputs) -> str:
     """The full system prompt for one run (see the module docstring for the order)."""
     base = inp.custom_prompt
@@ -178,6 +209,8 @@ def build_system_prompt(inp: SystemPromptInputs) -> str:
         for f in files:
             ctx += [f"## {f.path}", "", f.content.rstrip(), ""]
         parts.append("\n".join(ctx).rstrip())
+    if inp.skills and any(name == "read" for name, _ in inp.tools):
+        parts.append(skills_block(inp.skills))
     today = (inp.today or date.today()).isoformat()
     parts.append(f"Current date: {today}\nCurrent working directory: {inp.cwd}")
     return "\n\n".join(parts)
