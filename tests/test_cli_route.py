@@ -41,7 +41,7 @@ def test_route(tree_and_values: tuple[dict[str, object], frozenset[str]], argv: 
 
 def test_every_visible_command_is_routed(tree_and_values: tuple[dict[str, object], frozenset[str]]) -> None:
     tree, values = tree_and_values
-    assert set(tree) == {"chat", "resume", "sessions", "models", "export", "schema", "login", "mcp"}
+    assert set(tree) == {"chat", "resume", "sessions", "models", "export", "schema", "login", "mcp", "extensions"}
     assert tree["sessions"] == {"doctor": {}}
     assert {"--model", "-m", "--then", "--session-dir", "--system-prompt"} <= values
     assert "-p" not in values and "--json" not in values

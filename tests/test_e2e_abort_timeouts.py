@@ -173,7 +173,7 @@ def test_compaction_summary_request_honours_the_timeouts(workdir: Path, opi_home
     ]}
     with MockLLM(script) as srv:
         r = run_opi(["--json", "--model", "mock/small", "--base-url", f"{srv.base_url}/v1", "--provider", "mock",
-                     "--api", "openai-completions", "--api-key", "x", "first " + "y" * 400, "second " + "z" * 480],
+                     "--api", "openai-completions", "--api-key", "x", "first " + "y" * 400, "--then", "second " + "z" * 480],
                     cwd=workdir, timeout=60)
     assert r.returncode == 0, r.stderr
     events = _events(r.stdout)

@@ -92,7 +92,8 @@ def test_claude_commands_work_and_unknown_slash_words_go_as_typed(workdir: Path,
     _write(workdir / ".claude" / "commands" / "explain.md",
            "---\nargument-hint: [file]\ndescription: Explain\n---\nExplain $1 to a newcomer.\n")
     with MockLLM({"responses": [text("one"), text("two")]}) as srv:
-        proc = run_opi(opi_args(srv, "/explain main.py", "/etc/hosts is what?"), cwd=workdir)
+        # the words of one invocation are one prompt, so the second goes with --then
+        proc = run_opi(opi_args(srv, "/explain", "main.py", "--then", "/etc/hosts is what?"), cwd=workdir)
         requests = srv.requests
     assert proc.returncode == 0, proc.stderr
     assert user_texts(requests[0]) == ["Explain main.py to a newcomer."]
