@@ -9,6 +9,7 @@ install:
 	$(PIP) install -e ".[dev]"
 
 test:
+	lint-imports
 	$(PYTHON) -m pytest -q -n 2 --dist loadgroup
 
 lint:

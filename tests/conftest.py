@@ -62,6 +62,50 @@ def run_opi(
 
 
 @pytest.fixture
+def spawn_opi() -> Iterator[Any]:
+    """Start the real ``opi`` process (stdin closed, output piped) for tests that signal it;
+    whatever is still running at the end of the test is killed."""
+    started: list[subprocess.Popen[str]] = []
+
+    def spawn(args: list[str], *, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        full_env.setdefault("PYTHONPATH", str(ROOT))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "opi_cli", *args], cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        started.append(proc)
+        return proc
+
+    yield spawn
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+
+
+def wait_until(check: Any, timeout: float = 30, what: str = "condition") -> None:
+    """Poll ``check()`` until it is true; fail after ``timeout`` seconds (a generous bound, not a speed test)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def session_records(opi_home: Path) -> list[dict[str, Any]]:
+    """The records of the one session file under ``opi_home`` (each line must be JSON)."""
+    import json
+
+    files = list(opi_home.glob("sessions/*/*.jsonl"))
+    assert len(files) == 1, files
+    return [json.loads(line) for line in files[0].read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     d = tmp_path / "repo"
     d.mkdir()

@@ -59,7 +59,12 @@ Script format (JSON)::
        {"steps": [...], "malformed_after_events": 2},  # N events, `data: {not json`, close
        {"steps": [...], "stream_error_after_events": 2,
         "stream_error": {"type": "overloaded_error", "message": "Overloaded"}},
-       {"steps": [{"text": "slow"}], "delay_ms": 200, "hang": true}]}
+       {"steps": [{"text": "slow"}], "delay_ms": 200, "hang": true},
+       {"silent": true},                                  # never answers (see below)
+       {"raw": {"status": 502, "content_type": "text/html", "body": "<html>...</html>"}},
+       {"steps": [...], "stall_after_headers": true},     # headers, then nothing at all
+       {"steps": [...], "trickle_ms": 1000},              # one byte at a time, 1 s apart
+       {"steps": [...], "gzip": true}]}                   # Content-Encoding: gzip
 
 - ``error`` answers before streaming with that status, the headers given and a body in
   the endpoint's style: OpenAI ``{"error": {message, type, param, code}}``, Anthropic
@@ -69,6 +74,14 @@ Script format (JSON)::
   and ``event: error`` followed by ``response.failed`` for Responses.
 - ``hang`` sends the content events, then only ``: keep-alive`` comments until the client
   disconnects (or the server stops); the finish events are never sent.
+- ``silent`` reads the request and never answers (not even headers) until the client
+  disconnects or the server stops; ``stall_after_headers`` sends the 200 headers and then
+  nothing. Both count in ``open_streams`` while they hold the connection.
+- ``raw`` answers with exactly that status, content type, extra ``headers`` and ``body``
+  text (an HTML 502 page from a proxy, a plain-text 200, ...).
+- ``trickle_ms`` writes the stream one byte at a time, this many ms apart.
+- ``gzip`` compresses the stream (``Content-Encoding: gzip``), each event flushed as it
+  is written, as a compressing proxy does.
 - ``usage.input`` is uncached input. OpenAI reports ``prompt_tokens``/``input_tokens`` =
   input + cache_read + cache_write with ``cached_tokens`` = cache_read; Anthropic reports
   the three separately. The default derives from sizes (about 4 characters per token).
@@ -85,7 +98,8 @@ Use it in-process::
 
 Each log entry also has ``received_at`` and ``answered_at``: ``time.monotonic()`` when the
 request arrived and when its answer was completely written. Header keys in the log are lowercased; ``authorization``/``x-api-key``/``api-key`` values
-read ``"<redacted>"`` and ``had_auth`` says whether one was sent. ``srv.set_script(s)``
+read ``"<redacted>"``, ``had_auth`` says whether one was sent and ``auth_sha256`` is the
+first 16 hex digits of the SHA-256 of the key sent (``Bearer `` removed), or ``None``. ``srv.set_script(s)``
 replaces the script and resets its position; ``srv.open_streams`` counts live streams.
 
 Or as a process, running until killed (first stdout line ``PORT <n>``, each request appended
@@ -98,12 +112,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import os
+import select
 import ssl
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -134,8 +151,8 @@ def _validate(script: Json) -> None:
     if not isinstance(script, dict) or not isinstance(script.get("responses"), list):
         raise ValueError('a mock script is an object with a "responses" list')
     for i, resp in enumerate(script["responses"]):
-        if not isinstance(resp, dict) or ("steps" in resp) == ("error" in resp):
-            raise ValueError(f'response {i} needs exactly one of "steps" or "error"')
+        if not isinstance(resp, dict) or len(resp.keys() & {"steps", "error", "raw", "silent"}) != 1:
+            raise ValueError(f'response {i} needs exactly one of "steps", "error", "raw" or "silent"')
         if resp.get("stop", "auto") not in ("auto", "stop", "tool_use", "length"):
             raise ValueError(f"response {i}: unknown stop {resp['stop']!r}")
         for step in resp.get("steps", []):
@@ -471,6 +488,12 @@ class _Handler(BaseHTTPRequestHandler):
         seq, resp = mock._next_response(body)
         if resp is None:
             self._send_json(500, {"error": {"message": "mock script exhausted", "type": "server_error"}})
+        elif resp.get("silent"):
+            with mock._stream_slot():
+                self._until_client_leaves()
+            self.close_connection = True
+        elif "raw" in resp:
+            self._send_raw(resp["raw"])
         elif "error" in resp:
             err = resp["error"]
             self._send_json(int(err.get("status", 500)), _error_body(api, err, seq), err.get("headers", {}))
@@ -503,12 +526,31 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _write(self, data: bytes) -> None:
-        """Write and flush a piece of the stream (as one chunk when the body is chunked)."""
-        if self._keep_alive:
-            data = b"%x\r\n%s\r\n" % (len(data), data)
+    def _send_raw(self, raw: dict[str, Json]) -> None:
+        data = str(raw.get("body", "")).encode()
+        self.send_response(int(raw.get("status", 200)))
+        self.send_header("content-type", str(raw.get("content_type", "text/plain")))
+        self.send_header("content-length", str(len(data)))
+        self.send_header("connection", "close")
+        for key, value in (raw.get("headers") or {}).items():
+            self.send_header(key, str(value))
+        self.end_headers()
         self.wfile.write(data)
-        self.wfile.flush()
+        self.close_connection = True
+
+    def _until_client_leaves(self) -> None:
+        """Hold the connection without writing until the client closes it (or the server stops)."""
+        sock = self.connection
+        closing = self.server.mock._closing
+        while not closing.is_set():
+            readable, _, _ = select.select([sock], [], [], 0.05)
+            if not readable:
+                continue
+            try:
+                if not sock.recv(65536):
+                    return
+            except OSError:
+                return
 
     def _stream(self, api: Api, resp: dict[str, Json], turn: _Turn) -> None:
         self.send_response(200)
@@ -519,17 +561,27 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self.send_header("connection", "close")
         self.send_header("request-id" if api == "anthropic" else "x-request-id", f"req_mock{turn.seq}")
+        if resp.get("gzip"):
+            self.send_header("content-encoding", "gzip")
         self.end_headers()
         self.wfile.flush()
         # The body ends with the last chunk; a stream cut short ends with the connection
         # (so the client sees a body that never finished, as when a server dies).
         self.close_connection = True
-        if self._write_events(api, resp, turn) and self._keep_alive:
-            self.wfile.write(b"0\r\n\r\n")
-            self.wfile.flush()
+        if resp.get("stall_after_headers"):
+            self._until_client_leaves()
+            return
+        out = _Writer(self.wfile, self.server.mock._closing, bool(resp.get("gzip")),
+                      float(resp.get("trickle_ms", 0)) / 1000, chunked=self._keep_alive)
+        complete = False
+        try:
+            complete = self._write_events(api, resp, turn, out)
+        finally:
+            out.finish(complete)
+        if complete and self._keep_alive:
             self.close_connection = False
 
-    def _write_events(self, api: Api, resp: dict[str, Json], turn: _Turn) -> bool:
+    def _write_events(self, api: Api, resp: dict[str, Json], turn: _Turn, out: _Writer) -> bool:
         """Write the scripted events; False when the stream was cut (dropped, hung up, stopped)."""
         content, tail = _BUILDERS[api](turn)
         events = content + tail
@@ -543,21 +595,62 @@ class _Handler(BaseHTTPRequestHandler):
                 break
             if i and delay and closing.wait(delay):
                 return False
-            self._write(_frame(api, ev))
+            if not out.write(_frame(api, ev)):
+                return False
         if cut_kind == "malformed_after_events" and cut_at <= len(events):
-            self._write(b"data: {not json\n\n")
+            out.write(b"data: {not json\n\n")
             return False
         if cut_kind == "stream_error_after_events" and cut_at <= len(events):
             err = resp.get("stream_error") or {"type": "api_error", "message": "mock stream error"}
             for ev in _stream_error_events(api, err, turn.seq, cut_at):
-                self._write(_frame(api, ev))
+                out.write(_frame(api, ev))
             return True
         if resp.get("hang") and cut_at > len(content):
             # Writing is the only way to notice that the client has gone.
             while not closing.wait(max(delay, 0.02)):
-                self._write(b": keep-alive\n\n")
+                out.write(b": keep-alive\n\n")
             return False
         return cut_kind != "drop_after_events" or cut_at > len(events)
+
+
+class _Writer:
+    """Writes stream bytes: flushed per write, optionally gzip-compressed, one byte at a time
+    (trickle) and/or as HTTP chunks (keep-alive mode)."""
+
+    def __init__(self, wfile: Any, closing: threading.Event, gzip: bool, trickle_s: float, *, chunked: bool = False) -> None:
+        self._wfile = wfile
+        self._closing = closing
+        self._zip = zlib.compressobj(wbits=31) if gzip else None
+        self._trickle_s = trickle_s
+        self._chunked = chunked
+
+    def _put(self, data: bytes) -> None:
+        if self._chunked and data:
+            data = b"%x\r\n%s\r\n" % (len(data), data)
+        self._wfile.write(data)
+        self._wfile.flush()
+
+    def write(self, data: bytes) -> bool:
+        """Write and flush ``data``; False once the server is stopping."""
+        if self._zip is not None:
+            data = self._zip.compress(data) + self._zip.flush(zlib.Z_SYNC_FLUSH)
+        if not self._trickle_s:
+            self._put(data)
+            return True
+        for i in range(len(data)):
+            if self._closing.wait(self._trickle_s):
+                return False
+            self._put(data[i : i + 1])
+        return True
+
+    def finish(self, complete: bool) -> None:
+        """The end of the body: the gzip trailer, and the last chunk when the stream was complete."""
+        with contextlib.suppress(OSError):
+            if self._zip is not None:
+                self._put(self._zip.flush())
+            if complete and self._chunked:
+                self._wfile.write(b"0\r\n\r\n")
+            self._wfile.flush()
 
 
 class MockLLM:
@@ -658,9 +751,13 @@ class MockLLM:
 
     def _record(self, handler: BaseHTTPRequestHandler, body: Json) -> dict[str, Json]:
         headers = {k.lower(): ("<redacted>" if k.lower() in _SECRET_HEADERS else v) for k, v in handler.headers.items()}
-        had_auth = any(k.lower() in _SECRET_HEADERS and v.strip() for k, v in handler.headers.items())
-        entry = {"method": handler.command, "path": handler.path, "headers": headers, "had_auth": had_auth,
-                 "body": body, "received_at": time.monotonic()}
+        secrets = [v for k, v in handler.headers.items() if k.lower() in _SECRET_HEADERS and v.strip()]
+        digest = None
+        if secrets:
+            key = secrets[0].removeprefix("Bearer ").encode("utf-8", "surrogateescape")
+            digest = hashlib.sha256(key).hexdigest()[:16]
+        entry = {"method": handler.command, "path": handler.path, "headers": headers, "had_auth": bool(secrets),
+                 "auth_sha256": digest, "body": body, "received_at": time.monotonic()}
         if self.observe is not None:
             self.observe("received", entry)
         with self._lock:

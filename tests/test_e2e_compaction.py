@@ -54,7 +54,7 @@ def test_threshold_compaction_then_next_request_starts_with_summary(workdir: Pat
         {"steps": [{"text": "final"}]},
     ]}
     with MockLLM(script) as srv:
-        proc = run_opi([*_args(srv), "first question " + "y" * 400, long_m2, "third", "fourth"], cwd=workdir)
+        proc = run_opi([*_args(srv), "first question " + "y" * 400, "--then", long_m2, "--then", "third", "--then", "fourth"], cwd=workdir)
         reqs = srv.requests
     assert proc.returncode == 0, proc.stderr
     events = _events(proc.stdout)
@@ -92,7 +92,7 @@ def test_overflow_compacts_once_and_retries_once(workdir: Path, opi_home: Path) 
         {"steps": [{"text": "after retry"}]},
     ]}
     with MockLLM(script) as srv:
-        proc = run_opi([*_args(srv), "first " + "y" * 400, "second " + "z" * 480], cwd=workdir)
+        proc = run_opi([*_args(srv), "first " + "y" * 400, "--then", "second " + "z" * 480], cwd=workdir)
         reqs = srv.requests
     assert proc.returncode == 0, proc.stderr
     events = _events(proc.stdout)
@@ -115,7 +115,7 @@ def test_second_overflow_ends_with_clear_error(workdir: Path, opi_home: Path) ->
         {"steps": [{"text": "never"}]},
     ]}
     with MockLLM(script) as srv:
-        proc = run_opi([*_args(srv), "first " + "y" * 400, "second " + "z" * 480], cwd=workdir)
+        proc = run_opi([*_args(srv), "first " + "y" * 400, "--then", "second " + "z" * 480], cwd=workdir)
         n = len(srv.requests)
     assert proc.returncode == 1
     assert n == 4  # one compaction, one retry, no more

@@ -335,6 +335,29 @@ async def test_no_index_continues_last_call_unless_new_id() -> None:
     assert [(c.id, c.name, c.arguments) for c in end.message.tool_calls] == [("abc123xyz", "f", {"a": 1}), ("zzz", "g", {})]
 
 
+async def test_same_id_at_two_indexes_stays_two_calls_with_distinct_ids() -> None:
+    def frag(i: int, name: str, args: str) -> dict[str, object]:
+        return chunk({"tool_calls": [{"index": i, "id": "dup", "type": "function", "function": {"name": name, "arguments": args}}]})
+
+    stream = sse(frag(0, "f", '{"x": 1}'), frag(1, "g", '{"y": 2}'), chunk(finish="tool_calls"))
+    end = terminal(await run(stream))
+    assert isinstance(end, StreamDone)
+    calls = end.message.tool_calls
+    assert [(c.name, c.arguments) for c in calls] == [("f", {"x": 1}), ("g", {"y": 2})]
+    assert calls[0].id == "dup" and calls[1].id != "dup" and calls[1].id.startswith("dup")
+
+
+async def test_same_id_twice_without_index_whole_calls_stay_apart() -> None:
+    def whole(name: str, args: str) -> dict[str, object]:
+        return chunk({"tool_calls": [{"id": "gSIMJiOkT", "function": {"name": name, "arguments": args}}]})
+
+    stream = sse(whole("f", '{"x": 1}'), whole("f", '{"x": 2}'), chunk(finish="tool_calls"))
+    end = terminal(await run(stream))
+    assert isinstance(end, StreamDone)
+    assert [c.arguments for c in end.message.tool_calls] == [{"x": 1}, {"x": 2}]
+    assert len({c.id for c in end.message.tool_calls}) == 2
+
+
 async def test_tool_call_without_id_gets_one_and_bad_json_is_reported() -> None:
     stream = sse(chunk({"tool_calls": [{"index": 0, "function": {"name": "f", "arguments": "{oops"}}]}, "tool_calls"))
     end = terminal(await run(stream))

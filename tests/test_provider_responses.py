@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import replace
 from typing import Any
 
@@ -109,9 +108,7 @@ def _fixture_payloads(name: str) -> list[dict[str, Any]]:
 
 
 async def test_reasoning_summary_parts_then_text() -> None:
-    started = time.perf_counter()
-    end = await _final(BIG)  # includes the byte-at-a-time feed of all 194 KB
-    assert time.perf_counter() - started < 30
+    end = await _final(BIG)  # includes the byte-at-a-time feed of all 194 KB (its speed: make bench)
     assert isinstance(end, StreamDone)
     msg = end.message
     thinking, text = msg.content

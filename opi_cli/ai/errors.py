@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import re
 from email.utils import parsedate_to_datetime
+from html import unescape
+from http import HTTPStatus
 from time import time
 
 from opi_cli._util.jsonio import JsonValue, loads
 from opi_cli.ai.events import ErrorKind, ProviderError
 
 __all__ = [
+    "EXCERPT_CHARS",
     "classify_http",
     "classify_stream_error",
+    "describe_body",
+    "excerpt",
     "is_overflow_message",
     "parse_retry_after_ms",
 ]
@@ -47,6 +52,9 @@ _OVERFLOW = re.compile(
     ),
     re.IGNORECASE,
 )
+_TAGS = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->|<[^>]*>", re.IGNORECASE | re.DOTALL)
+EXCERPT_CHARS = 200
+"""How much of an unexpected response body an error message quotes."""
 _NO_BODY = re.compile(r"^4(00|13)\s*(status code)?\s*\(no body\)", re.IGNORECASE)
 
 
@@ -74,6 +82,26 @@ def parse_retry_after_ms(headers: dict[str, str]) -> int | None:
             except (TypeError, ValueError):
                 return None
     return None
+
+
+def excerpt(text: str, content_type: str = "", limit: int = EXCERPT_CHARS) -> str:
+    """A short one-line look at a response body: markup dropped, whitespace collapsed."""
+    if "html" in content_type.lower() or text.lstrip().startswith("<"):
+        text = unescape(_TAGS.sub(" ", text))
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def describe_body(status: int, url: str | None, content_type: str, body_text: str) -> str:
+    """``502 Bad Gateway from URL (text/html): <excerpt>`` for a body that is not an API error."""
+    try:
+        reason = f" {HTTPStatus(status).phrase}"
+    except ValueError:
+        reason = ""
+    where = f" from {url}" if url else ""
+    kind = content_type.split(";", 1)[0].strip() or "no content type"
+    text = excerpt(body_text, content_type)
+    return f"{status}{reason}{where} ({kind}): {text}" if text else f"{status}{reason}{where} ({kind}, empty body)"
 
 
 def _error_fields(body: JsonValue) -> tuple[str, str, str]:
@@ -118,15 +146,23 @@ def _kind_for(status: int | None, message: str, etype: str, code: str) -> ErrorK
     return "other"
 
 
-def classify_http(status: int, body_text: str, headers: dict[str, str]) -> ProviderError:
-    """A non-2xx response before streaming began."""
+def classify_http(status: int, body_text: str, headers: dict[str, str], url: str | None = None) -> ProviderError:
+    """A non-2xx response before streaming began.
+
+    An API error body gives ``STATUS message``; anything else (a proxy's HTML page, plain
+    text) gives the status, the URL, the content type and a short excerpt, never the whole page.
+    """
     try:
         body = loads(body_text) if body_text.strip() else None
     except ValueError:
         body = None
     message, etype, code = _error_fields(body)
-    if not message:
-        message = body_text.strip()[:500] or "(no body)"
+    described = not message and bool(body_text.strip())
+    if described:
+        content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+        message = describe_body(status, url, content_type, body_text)
+    elif not message:
+        message = "(no body)"
     kind = _kind_for(status, message, etype, code)
     text = f"{status} {message}" if not message.startswith(str(status)) else message
     if body is None and not body_text.strip() and status in (400, 413):

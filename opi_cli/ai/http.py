@@ -3,27 +3,33 @@
 There are no retries here (httpx's transport retries stay at 0): the agent loop owns the
 one retry layer. Failures raise :class:`ProviderFailure` carrying a classified
 :class:`~opi_cli.ai.events.ProviderError`; adapters turn that into a ``StreamError``.
-Aborts close the response at once, so a blocked read returns immediately.
+Aborts and timeouts end a request at once in any phase (:mod:`~opi_cli.ai.request_guard`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
+from dataclasses import replace
 from typing import Any, Protocol
 
 import httpx
 
 from opi_cli._util.jsonio import JsonValue, dumps_bytes
+from opi_cli._util.redact import Redactor
 from opi_cli.ai.client_setup import settle_async_library, trust_context
-from opi_cli.ai.errors import classify_http
+from opi_cli.ai.errors import classify_http, describe_body
 from opi_cli.ai.events import AssistantStreamEvent, ProviderError, StreamError
 from opi_cli.ai.provider import StreamOptions
+from opi_cli.ai.request_guard import ProviderFailure, RequestGuard
 from opi_cli.ai.sse import SSEDecoder, SSEEvent
+from opi_cli.ai.timeouts import HttpTimeouts
 
 __all__ = [
     "ProviderFailure",
+    "RequestGuard",
     "SSEParser",
     "drive_sse",
     "list_model_ids",
@@ -36,17 +42,17 @@ __all__ = [
 
 settle_async_library()
 
-
-class ProviderFailure(Exception):
-    """Raised inside adapters; never escapes a provider's ``stream``."""
-
-    def __init__(self, error: ProviderError) -> None:
-        super().__init__(error.message)
-        self.error = error
+_ERROR_BODY_LIMIT = 64 * 1024
+"""At most this much of an error response is read: enough for any API error object."""
+_SNIFF_LIMIT = 2048
+"""While a 200 answer has produced no event yet, its first bytes are kept to quote."""
 
 
 def make_client(transport: Any = None, timeout_s: float = 600.0) -> httpx.AsyncClient:
-    """An AsyncClient with explicit timeouts and no hidden retries."""
+    """An AsyncClient with explicit timeouts and no hidden retries.
+
+    The timeouts here are a backstop: each request sets its own (see :func:`post_sse`).
+    """
     return httpx.AsyncClient(
         transport=transport,
         timeout=httpx.Timeout(connect=30.0, read=timeout_s, write=60.0, pool=30.0),
@@ -56,10 +62,43 @@ def make_client(transport: Any = None, timeout_s: float = 600.0) -> httpx.AsyncC
 
 
 def redact(text: str, secret: str | None) -> str:
-    """Remove an API key from a message (keys never reach logs, events or files)."""
-    if secret and len(secret) >= 4:
-        return text.replace(secret, "***")
-    return text
+    """Remove an API key, in every form it can take, from a message (keys never reach logs, events or files)."""
+    return Redactor([secret]).redact(text)
+
+
+def _request_timeout(t: HttpTimeouts) -> httpx.Timeout:
+    # Reads and writes are bounded by the guard's first-byte and idle timers, which know
+    # the difference between a keep-alive comment and data; httpx only bounds the connect.
+    return httpx.Timeout(connect=t.connect_s, read=None, write=None, pool=t.connect_s)
+
+
+def _connect_failure(url: str, exc: httpx.HTTPError, options: StreamOptions) -> ProviderFailure:
+    detail = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException):
+        name = options.timeouts.connect_name
+        return ProviderFailure(ProviderError("network", f"Request timed out: {url} could not be reached ({name})."))
+    what = f"Cannot connect to {url}" if isinstance(exc, httpx.ConnectError) else f"Request to {url} failed"
+    return ProviderFailure(ProviderError("network", redact(f"{what}: {detail}", options.api_key)))
+
+
+async def _read_limited(response: httpx.Response, guard: RequestGuard, limit: int, *, data: bool = False) -> str:
+    """At most ``limit`` decoded bytes of the body, as text. Only ``data`` (an answer, not an
+    error page) restarts the idle clock: an error body must arrive within one idle period."""
+    buf = bytearray()
+    async for chunk in response.aiter_bytes():
+        if data:
+            guard.touch()
+        buf += chunk
+        if len(buf) >= limit:
+            break
+    return buf[:limit].decode("utf-8", "replace")
+
+
+def _unexpected(response: httpx.Response, url: str, text: str) -> ProviderFailure:
+    """A 2xx answer that is not an event stream (an HTML login page, plain text)."""
+    content_type = response.headers.get("content-type", "")
+    what = describe_body(response.status_code, url, content_type, text)
+    return ProviderFailure(ProviderError("malformed", f"Not an event stream: {what}"))
 
 
 async def post_sse(
@@ -67,8 +106,13 @@ async def post_sse(
 ) -> AsyncGenerator[SSEEvent, None]:
     """POST ``payload`` (a JSON body) and yield the SSE events of the response.
 
+    The abort signal and the time limits of ``options.timeouts`` end the request at once,
+    whatever phase it is in (connecting, waiting for headers, streaming).
+
     Raises:
-        ProviderFailure: non-2xx status, network failure, or abort (kind ``aborted``).
+        ProviderFailure: non-2xx status, a body that is not an event stream, network
+            failure, timeout (kind ``network``, naming the URL and the limit), or abort
+            (kind ``aborted``).
     """
     signal = options.signal
     if signal is not None and signal.aborted:
@@ -77,68 +121,75 @@ async def post_sse(
     client = shared if isinstance(shared, httpx.AsyncClient) else make_client(options.transport, options.timeout_s)
     owns = client is not shared
     response: httpx.Response | None = None
-    remove_cb = None
-    pending_close: list[asyncio.Future[None]] = []
+    guard = RequestGuard(url, options.timeouts.capped(options.timeout_s), signal)
     try:
-        request = client.build_request("POST", url, headers=headers, content=payload)
+        request = client.build_request(
+            "POST", url, headers=headers, content=payload,
+            timeout=_request_timeout(options.timeouts), extensions={"trace": guard.trace},
+        )
+        guard.start()
         try:
-            response = await client.send(request, stream=True)
-        except httpx.TimeoutException as exc:
-            raise ProviderFailure(ProviderError("network", f"Request timed out: {type(exc).__name__}")) from exc
+            response = await guard.send(client.send(request, stream=True))
         except httpx.HTTPError as exc:
-            raise ProviderFailure(
-                ProviderError("network", redact(f"Connection error: {exc}", options.api_key))
-            ) from exc
-        if signal is not None:
-            resp = response
-
-            def _close() -> None:
-                stream = resp.stream
-                aclose = getattr(stream, "aclose", None)
-                if aclose is not None:
-                    pending_close.append(asyncio.ensure_future(aclose()))
-
-            remove_cb = signal.add_callback(_close)
-        if response.status_code >= 300:
-            raw = await response.aread()
-            err = classify_http(
-                response.status_code, redact(raw.decode("utf-8", "replace"), options.api_key), dict(response.headers)
-            )
-            raise ProviderFailure(err)
-        decoder = SSEDecoder()
-        try:
-            content_type = response.headers.get("content-type", "")
-            if "json" in content_type and "event-stream" not in content_type:
-                # a whole JSON reply ("stream": false, or a server that ignores streaming):
-                # handed to the parser as one event
-                whole = await response.aread()
-                yield SSEEvent("", whole.decode("utf-8", "replace"))
-                return
-            async for chunk in response.aiter_raw():
-                if signal is not None and signal.aborted:
-                    raise ProviderFailure(ProviderError("aborted", "Request was aborted."))
-                for ev in decoder.feed(chunk):
-                    yield ev
-        except httpx.HTTPError as exc:
-            if signal is not None and signal.aborted:
-                raise ProviderFailure(ProviderError("aborted", "Request was aborted.")) from exc
-            # the bytes decoded so far are still delivered; the adapter decides completeness
-            for ev in decoder.close():
-                yield ev
-            raise ProviderFailure(
-                ProviderError("network", redact(f"Network connection lost: {type(exc).__name__}: {exc}", options.api_key))
-            ) from exc
-        if signal is not None and signal.aborted:
-            raise ProviderFailure(ProviderError("aborted", "Request was aborted."))
-        for ev in decoder.close():
+            raise _connect_failure(url, exc, options) from exc
+        guard.streaming(response)
+        async for ev in _events(response, url, guard, options):
             yield ev
     finally:
-        if remove_cb is not None:
-            remove_cb()
+        guard.close()
         if response is not None:
             await response.aclose()
         if owns:
             await client.aclose()
+
+
+async def _events(
+    response: httpx.Response, url: str, guard: RequestGuard, options: StreamOptions
+) -> AsyncGenerator[SSEEvent, None]:
+    """The SSE events of a response whose headers arrived (see :func:`post_sse`)."""
+    decoder = SSEDecoder()
+    try:
+        if response.status_code >= 300:
+            raw = await _read_limited(response, guard, _ERROR_BODY_LIMIT)
+            err = classify_http(response.status_code, redact(raw, options.api_key), dict(response.headers), url)
+            raise ProviderFailure(err)
+        content_type = response.headers.get("content-type", "").lower()
+        if "json" in content_type and "event-stream" not in content_type:
+            # a whole JSON reply ("stream": false, or a server that ignores streaming):
+            # handed to the parser as one event
+            yield SSEEvent("", await _read_limited(response, guard, sys.maxsize, data=True))
+            return
+        if "html" in content_type:
+            raise _unexpected(response, url, redact(await _read_limited(response, guard, _SNIFF_LIMIT), options.api_key))
+        sniff: bytearray | None = bytearray()  # the first bytes, until an event proves it is SSE
+        async for chunk in response.aiter_bytes():  # decoded: opi accepts gzip
+            if guard.failed:
+                raise guard.failure()
+            events = decoder.feed(chunk)
+            if events:
+                sniff = None
+                guard.touch()
+                for ev in events:
+                    yield ev
+            elif sniff is not None and len(sniff) < _SNIFF_LIMIT:
+                sniff += chunk
+    except httpx.HTTPError as exc:
+        if guard.failed:
+            raise guard.failure() from exc
+        # the bytes decoded so far are still delivered; the adapter decides completeness
+        for ev in decoder.close():
+            yield ev
+        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        raise ProviderFailure(
+            ProviderError("network", redact(f"Connection to {url} lost: {detail}", options.api_key))
+        ) from exc
+    if guard.failed:
+        raise guard.failure()
+    tail = decoder.close()
+    if sniff is not None and not tail:
+        raise _unexpected(response, url, redact(bytes(sniff).decode("utf-8", "replace"), options.api_key))
+    for ev in tail:
+        yield ev
 
 
 class SSEParser(Protocol):
@@ -177,23 +228,52 @@ async def drive_sse(
         body = body if replaced is None else replaced
     payload = dumps_bytes(body)
     del body
+    redactor = Redactor([options.api_key])
+    refused = _foreign_endpoint(url, options)
+    if refused is not None:
+        for ev in parser.on_failure(refused):
+            yield ev
+        return
     try:
         async with aclosing(post_sse(url, headers, payload, options)) as events:
             failed = False
             async for sse in events:
                 for ev in parser.feed(sse):
                     failed = isinstance(ev, StreamError)
-                    yield ev
+                    yield _redacted(ev, redactor)
                 if parser.done:
                     if not failed:
                         await drain(events)
                     break
     except ProviderFailure as exc:
         for ev in parser.on_failure(exc.error):
-            yield ev
+            yield _redacted(ev, redactor)
         return
     for ev in parser.at_eof():
-        yield ev
+        yield _redacted(ev, redactor)
+
+
+def _foreign_endpoint(url: str, options: StreamOptions) -> ProviderError | None:
+    """An error when the key would go to a server other than the one it was given for."""
+    bound = options.key_endpoint.rstrip("/") if options.key_endpoint else None
+    if bound is None or not options.api_key or url == bound or url.startswith(bound + "/"):
+        return None
+    return ProviderError(
+        "auth",
+        f"Not sending the API key given for {bound} to {url}. Configure a key for this provider "
+        "(its environment variable or auth.json), or switch back to a model on that endpoint.",
+    )
+
+
+def _redacted(ev: AssistantStreamEvent, redactor: Redactor) -> AssistantStreamEvent:
+    """An error event without the key in it (servers echo keys; errors arrive inside streams too)."""
+    if not isinstance(ev, StreamError) or not redactor:
+        return ev
+    message = ev.message
+    text = message.error_message
+    if text is not None:
+        message = replace(message, error_message=redactor.redact(text))
+    return StreamError(message, replace(ev.error, message=redactor.redact(ev.error.message)))
 
 
 DRAIN_S = 0.5

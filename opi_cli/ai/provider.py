@@ -31,6 +31,7 @@ from opi_cli.ai.events import (
     StreamStart,
 )
 from opi_cli.ai.model import Model, compute_cost
+from opi_cli.ai.timeouts import DEFAULT_TIMEOUTS, HttpTimeouts
 from opi_cli.ai.types import (
     AssistantContent,
     AssistantMessage,
@@ -96,7 +97,10 @@ class StreamOptions:
         transport: an httpx transport for tests (``httpx.MockTransport``); typed loosely so
             that layers above this one need not import httpx.
         client: a shared ``httpx.AsyncClient`` (connection reuse across turns).
-        timeout_s: read timeout per chunk.
+        timeout_s: an upper bound on the first-byte and idle waits of ``timeouts``.
+        timeouts: the connect, first-byte, idle and whole-request limits of each request.
+        key_endpoint: the base URL ``api_key`` was given for; when set, a request to any
+            other URL fails before sending instead of handing the key to another server.
         stream: ``False`` asks Chat Completions for one whole JSON reply instead of a stream
             (for servers that stream badly); the events are the same, all at once. Other
             APIs always stream.
@@ -115,6 +119,8 @@ class StreamOptions:
     client: object | None = None
     timeout_s: float = 600.0
     stream: bool = True
+    timeouts: HttpTimeouts = DEFAULT_TIMEOUTS
+    key_endpoint: str | None = None
 
 
 class Provider(Protocol):

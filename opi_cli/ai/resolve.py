@@ -26,6 +26,7 @@ __all__ = [
     "LocalServer",
     "ModelQuery",
     "NoModelError",
+    "SwitchTarget",
     "clamp_thinking",
     "detect_local_server",
     "parse_thinking_level",
@@ -34,6 +35,7 @@ __all__ = [
     "resolve_config_value",
     "resolve_model",
     "supports_xhigh",
+    "switch_target",
 ]
 
 COMMAND_TIMEOUT_S = 10.0
@@ -90,8 +92,8 @@ def resolve_config_value(value: str, env: Mapping[str, str], *, what: str = "val
     """
     if value.startswith("!"):
         return _run_command(value[1:].strip(), env, what)
-    if env.get(value):
-        return env[value]
+    if env.get(value, "").strip():
+        return env[value].strip()
     return value
 
 
@@ -166,16 +168,34 @@ def resolve_api_key(
     name = provider.name if isinstance(provider, Provider) else provider.lower()
     if models_json_key is None and isinstance(provider, Provider):
         models_json_key = provider.api_key
-    if cli_key:
+    return _clean_key(_find_key(name, provider, cli_key, auth_path, env, models_json_key))
+
+
+def _clean_key(key: str | None) -> str | None:
+    """A key without surrounding whitespace (a CRLF ``.env`` leaves ``\r`` on every value)."""
+    if key is None:
+        return None
+    return key.strip() or None
+
+
+def _find_key(
+    name: str,
+    provider: Provider | str,
+    cli_key: str | None,
+    auth_path: Path | None,
+    env: Mapping[str, str],
+    models_json_key: str | None,
+) -> str | None:
+    if cli_key and cli_key.strip():
         return cli_key
     stored = _auth_entry(name, auth_path)
     if stored:
-        return resolve_config_value(stored, env, what=f"auth.json key for {name}")
+        return resolve_config_value(stored.strip(), env, what=f"auth.json key for {name}")
     for var in _key_env(provider):
-        if env.get(var):
+        if env.get(var, "").strip():
             return env[var]
     if models_json_key:
-        return resolve_config_value(models_json_key, env, what=f"models.json apiKey for {name}")
+        return resolve_config_value(models_json_key.strip(), env, what=f"models.json apiKey for {name}")
     return None
 
 
@@ -329,6 +349,55 @@ def _by_pattern(
         f"Unknown model '{pattern}': use provider/id, add --provider NAME, or --base-url URL "
         "(`opi models` lists known models)."
     )
+
+
+# -- switching -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchTarget:
+    """Where a model switch sends requests, and with which key."""
+
+    model: Model
+    api_key: str | None
+    key_endpoint: str | None
+
+
+def switch_target(
+    registry: ModelRegistry,
+    current: Model,
+    target: Model,
+    *,
+    api_key: str | None,
+    key_endpoint: str | None,
+    env: Mapping[str, str],
+    auth_path: Path | None = None,
+) -> SwitchTarget:
+    """``target`` as a mid-session switch from ``current`` should send it: a key stays bound
+    to the endpoint it was given for (``--base-url`` + ``--api-key`` is one pair).
+
+    A model of the same provider keeps the session's endpoint (and its API), as ``--base-url``
+    did at start. Another provider gets its own endpoint (``*_BASE_URL`` applies) and its own
+    key (auth.json, environment, models.json; never ``--api-key``); the current key goes along
+    only to the very endpoint it is bound to.
+
+    Raises:
+        ConfigError: the other provider needs a key and none is configured.
+    """
+    prov = registry.provider(target.provider)
+    if target.provider == current.provider and key_endpoint == current.base_url:
+        target = replace(target, base_url=current.base_url, api=current.api)
+    else:
+        target = _with_endpoint(target, _env_base_url(prov, env), None, prov)
+    same_endpoint = key_endpoint is not None and target.base_url.rstrip("/") == key_endpoint.rstrip("/")
+    if target.provider == current.provider and (same_endpoint or (key_endpoint is None and not api_key)):
+        return SwitchTarget(target, api_key, key_endpoint)
+    found = resolve_api_key(prov or target.provider, auth_path=auth_path, env=env)
+    if found is None and same_endpoint:
+        return SwitchTarget(target, api_key, key_endpoint)
+    if found is None:
+        found = require_api_key(target, registry, auth_path=auth_path, env=env)
+    return SwitchTarget(target, found, target.base_url if found else None)
 
 
 # -- thinking --------------------------------------------------------------------------------

@@ -9,11 +9,12 @@ from __future__ import annotations
 import base64
 import difflib
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
@@ -24,14 +25,15 @@ from opi_cli.ai.catalog import ModelRegistry
 from opi_cli.ai.model import Model
 from opi_cli.ai.resolve import clamp_thinking, parse_thinking_level
 from opi_cli.ai.types import THINKING_LEVELS, AssistantMessage, ToolResultMessage, UserMessage
-from opi_cli.cli.footer import FooterState
+from opi_cli.cli.command_base import LOOKUP_ORDER, Command, Handler, Host
+from opi_cli.cli.info_commands import FOLLOW_UP_KEY, HOTKEYS, INFO_COMMANDS
+from opi_cli.cli.login_command import LOGIN_COMMANDS
 from opi_cli.cli.mcp_commands import install_mcp_commands
 from opi_cli.cli.model_switch import next_thinking_level, switch_model
 from opi_cli.cli.render import fmt_tokens
 from opi_cli.cli.rewind_commands import REWIND_COMMANDS
-from opi_cli.cli.settings import Settings
+from opi_cli.cli.secrets import known_secrets, redact_file
 from opi_cli.errors import OpiError
-from opi_cli.session.agent_session import AgentSession
 from opi_cli.tools.bash_output import OutputCollector
 from opi_cli.tools.ops import LocalFileOps, LocalShellOps
 
@@ -39,79 +41,18 @@ if TYPE_CHECKING:
     from opi_cli.cli.mcp_runtime import McpHost
 
 __all__ = [
+    "FOLLOW_UP_KEY",
     "HOTKEYS",
+    "LOOKUP_ORDER",
     "Command",
+    "Handler",
     "Host",
     "build_commands",
     "close_matches",
     "parse_command",
     "run_shell",
+    "use_model",
 ]
-
-FOLLOW_UP_KEY = "ctrl+s"
-"""The second follow-up binding, for terminals that take Alt+Enter (Windows Terminal's
-fullscreen toggle). Ctrl+S reaches the program in tmux, Windows Terminal and VS Code
-(prompt_toolkit turns off XON/XOFF flow control while it reads)."""
-
-HOTKEYS: list[tuple[str, str]] = [
-    ("enter", "send; while the agent works: queue a steering message (delivered after the current tool)"),
-    (f"alt+enter / {FOLLOW_UP_KEY}", "queue a follow-up (delivered when the agent would stop)"),
-    ("alt+up", "move queued messages back into the editor"),
-    ("escape", "stop the agent (queued messages go back into the editor)"),
-    ("escape escape", "on an empty input: /rewind (conversation and/or files to before a message)"),
-    ("ctrl+c", "stop the agent; idle: clear the input, twice on an empty input to quit"),
-    ("ctrl+d", "quit (on an empty input)"),
-    ("shift+enter / ctrl+j", "new line"),
-    ("ctrl+g", "edit the input in $VISUAL / $EDITOR"),
-    ("ctrl+o", "expand the last tool output"),
-    ("ctrl+t", "show / hide thinking"),
-    ("shift+tab", "cycle the thinking level (off → minimal → low → medium → high)"),
-    ("ctrl+l", "pick a model"),
-    ("up / down", "history (kept across sessions)"),
-    ("tab", "complete /commands and @paths"),
-    ("!cmd / !!cmd", "run a shell command (with / without adding its output to the context)"),
-]
-
-
-class Host(Protocol):
-    """What a command handler may use of the REPL."""
-
-    @property
-    def session(self) -> AgentSession: ...
-
-    @property
-    def registry(self) -> ModelRegistry: ...
-
-    @property
-    def settings(self) -> Settings: ...
-
-    @property
-    def footer(self) -> FooterState: ...
-
-    @property
-    def commands(self) -> dict[str, Command]: ...
-
-    def print(self, renderable: RenderableType) -> None: ...
-
-    async def choose(self, title: str, options: list[str]) -> int | None: ...
-
-    def quit(self) -> None: ...
-
-    def set_input(self, text: str) -> None: ...
-
-
-Handler = Callable[[Host, str], Awaitable[None]]
-
-
-@dataclass(frozen=True, slots=True)
-class Command:
-    name: str
-    description: str
-    handler: Handler
-    usage: str = ""
-    aliases: tuple[str, ...] = ()
-    while_running: bool = False  # may run while the agent works
-
 
 def parse_command(text: str) -> tuple[str, str] | None:
     """``/name args`` → (name, args); None when ``text`` is not a command (e.g. a path)."""
@@ -133,25 +74,6 @@ def close_matches(name: str, names: list[str]) -> list[str]:
 # -- built-in handlers ------------------------------------------------------------------------
 
 
-async def _help(host: Host, _args: str) -> None:
-    table = Table(box=None, show_header=False, padding=(0, 2, 0, 0))
-    seen: set[str] = set()
-    for cmd in host.commands.values():
-        if cmd.name in seen:
-            continue
-        seen.add(cmd.name)
-        names = " ".join(f"/{n}" for n in (cmd.name, *cmd.aliases))
-        table.add_row(Text(f"{names} {cmd.usage}".strip(), style="cyan"), cmd.description)
-    host.print(table)
-
-
-async def _hotkeys(host: Host, _args: str) -> None:
-    table = Table(box=None, show_header=False, padding=(0, 2, 0, 0))
-    for key, what in HOTKEYS:
-        table.add_row(Text(key, style="cyan"), what)
-    host.print(table)
-
-
 async def _quit(host: Host, _args: str) -> None:
     host.quit()
 
@@ -161,42 +83,55 @@ def _candidates(registry: ModelRegistry, query: str) -> list[Model]:
     return [m for m in registry.all_models() if low in m.ref.lower() or low in m.name.lower()]
 
 
-def _switch(host: Host, model: Model) -> None:
+def use_model(host: Host, model: Model) -> None:
+    """Switch the session to ``model`` (:func:`~opi_cli.cli.model_switch.switch_model`) and say so."""
     level = switch_model(host.session, host.registry, host.settings, model)
+    now = host.session.agent.model  # the key's endpoint may have been kept
+    where = f" at {now.base_url}" if now.base_url != model.base_url else ""
     shown = f" (thinking: {level})" if model.reasoning else ""
-    host.print(Text(f"Switched to {model.ref}{shown}", style="green"))
+    host.print(Text(f"Switched to {now.ref}{where}{shown}", style="green"))
 
 
 async def _model(host: Host, args: str) -> None:
     current = host.session.agent.model
     if not args:
-        pool = host.registry.models_of(current.provider) or host.registry.all_models()
-        host.print(Text(f"Model: {current.ref}", style="bold"))
-        if not pool:
-            return
-        idx = await host.choose("Switch to", [m.ref for m in pool[:30]])
-        if idx is not None:
-            _switch(host, pool[idx])
+        pool = host.registry.all_models()
+        if not any(m.ref == current.ref for m in pool):
+            pool = [current, *pool]
+        here = next(i for i, m in enumerate(pool) if m.ref == current.ref)
+        idx = await host.choose(f"Switch to a model (now {current.ref})", [_label(m) for m in pool], current=here)
+        if idx is not None and pool[idx].ref != current.ref:
+            use_model(host, pool[idx])
         return
     try:
         found = host.registry.find(args, fuzzy=False)
     except OpiError:
         found = None  # an id several providers share: the picker below lists them
     if found is not None:
-        _switch(host, found[0])
+        use_model(host, found[0])
         return
     hits = _candidates(host.registry, args)
     if len(hits) == 1:
-        _switch(host, hits[0])
+        use_model(host, hits[0])
     elif hits:
-        idx = await host.choose(f"Models matching '{args}'", [m.ref for m in hits[:30]])
+        idx = await host.choose(f"Models matching '{args}'", [_label(m) for m in hits])
         if idx is not None:
-            _switch(host, hits[idx])
+            use_model(host, hits[idx])
     elif not current.known or current.base_url:
         # a custom endpoint (local server, --base-url): the id is sent as typed
-        _switch(host, replace(current, id=args, name=args))
+        use_model(host, replace(current, id=args, name=args))
     else:
         host.print(Text(f"No model matches '{args}' (`opi models` lists them).", style="red"))
+
+
+def _label(m: Model) -> str:
+    """A picker line: ``provider/id`` and what matters when choosing."""
+    traits = [f"{fmt_tokens(m.context_window)} context"]
+    if m.reasoning:
+        traits.append("reasoning")
+    if m.cost.input or m.cost.output:
+        traits.append(f"${m.cost.input:g}/${m.cost.output:g} per M")
+    return f"{m.ref:<40} {' · '.join(traits)}"
 
 
 async def _thinking(host: Host, args: str) -> None:
@@ -295,6 +230,7 @@ async def _compact(host: Host, args: str) -> None:
 
 async def _new(host: Host, _args: str) -> None:
     await host.session.new_session()
+    host.session_switched(show_history=False)
     host.print(Text(f"New session {host.session.session_id}", style="green"))
 
 
@@ -306,6 +242,7 @@ async def _resume(host: Host, _args: str) -> None:
     idx = await host.choose("Resume which session?", [label for _, label in items])
     if idx is not None:
         await host.session.switch_session(items[idx][0])
+        host.session_switched(show_history=True)
         host.print(Text(f"Resumed {items[idx][1]}", style="green"))
 
 
@@ -314,10 +251,13 @@ async def _tree(host: Host, _args: str) -> None:
     if not points:
         host.print(Text("No messages yet."))
         return
-    idx = await host.choose("Go to which point? (* = current path)", [label for _, label in points])
+    here = max((i for i, (_, label) in enumerate(points) if label.startswith("*")), default=None)
+    idx = await host.choose("Go to which point? (* = the current path)", [label for _, label in points],
+                            current=here)
     if idx is not None:
         await host.session.navigate(points[idx][0])
-        host.print(Text(f"Moved to {points[idx][1]}", style="green"))
+        host.session_switched(show_history=True)
+        host.print(Text(f"Moved to {points[idx][1].lstrip('* ').strip()}", style="green"))
 
 
 async def _fork(host: Host, _args: str) -> None:
@@ -325,32 +265,40 @@ async def _fork(host: Host, _args: str) -> None:
     if not points:
         host.print(Text("No user messages to fork from."))
         return
-    idx = await host.choose("Fork from which message?", [label for _, label in points])
+    idx = await host.choose("Fork from which message?", [label for _, label in points], current=len(points) - 1)
     if idx is not None:
         text: str = await host.session.fork(points[idx][0])
         host.set_input(text)
+        host.session_switched(show_history=False)
         host.print(Text(f"Forked into a new session {host.session.session_id}", style="green"))
 
 
 async def _export(host: Host, args: str) -> None:
     path = await host.session.export(args or None)
+    redact_file(Path(path), known_secrets(host.settings, [host.session.agent.options.stream_options.api_key]))
     host.print(Text(f"Exported to {path}", style="green"))
 
 
-def build_commands(session: object, mcp: McpHost | None = None) -> dict[str, Command]:
+
+
+def build_commands(session: object, mcp: McpHost | None = None, extra: Sequence[Command] = ()) -> dict[str, Command]:
     """The command table by name and alias, with ``/mcp`` and the MCP prompts of ``mcp``
-    (``session`` is not needed any more; callers pass it)."""
+    (``session`` is not needed any more; callers pass it).
+
+    ``extra`` (extension commands, then prompt templates and skills) come after the
+    built-ins, and the first command of a name wins (see :data:`LOOKUP_ORDER`).
+    """
     cmds = [
-        Command("help", "list the commands", _help, while_running=True),
-        Command("hotkeys", "list the keyboard shortcuts", _hotkeys, while_running=True),
-        Command("model", "switch model (picker when the query matches several)", _model, "[query]"),
+        *INFO_COMMANDS,
+        *LOGIN_COMMANDS,
+        Command("model", "switch model (a picker; a query filters it)", _model, "[query]"),
         Command("thinking", "show or set the thinking level", _thinking, "[level]"),
         Command("name", "name this session", _name, "NAME", while_running=True),
         Command("session", "file, id, message counts, tokens and cost", _session, while_running=True),
         Command("copy", "copy the last reply to the clipboard", _copy, while_running=True),
         Command("quit", "quit opi", _quit, aliases=("exit",), while_running=True),
         Command("compact", "summarise older messages to free context", _compact, "[focus] [--dry-run]"),
-        Command("new", "start a new session", _new),
+        Command("new", "start a new session", _new, aliases=("clear",)),
         Command("resume", "resume another session of this folder", _resume),
         Command("tree", "go to another point of the session tree", _tree),
         Command("fork", "new session from an earlier user message", _fork),
@@ -362,6 +310,8 @@ def build_commands(session: object, mcp: McpHost | None = None) -> dict[str, Com
         for n in (c.name, *c.aliases):
             table[n] = c
     install_mcp_commands(table, mcp)
+    for c in extra:
+        table.setdefault(c.name, c)
     return table
 
 
@@ -369,12 +319,14 @@ def build_commands(session: object, mcp: McpHost | None = None) -> dict[str, Com
 
 
 async def run_shell(
-    command: str, cwd: str, signal: AbortSignal, on_output: Callable[[str], None]
+    command: str, cwd: str, signal: AbortSignal, on_output: Callable[[str], None],
+    env: dict[str, str] | None = None,
 ) -> BashExecutionMessage:
-    """Run ``command`` in its own process group (killed on abort); ``on_output`` gets the tail so far."""
+    """Run ``command`` in its own process group (killed on abort) with ``env`` (default: opi's own);
+    ``on_output`` gets the tail so far."""
     file_ops = LocalFileOps()
     out = OutputCollector(file_ops)
-    proc = await LocalShellOps().spawn_shell(command, cwd)
+    proc = await LocalShellOps(env).spawn_shell(command, cwd)
     remove = signal.add_callback(proc.kill_group)
     try:
         while chunk := await proc.read(65536):

@@ -1,28 +1,70 @@
-"""Process entry point: the fast ``--version`` path, default-command routing, exit codes.
+"""Process entry point: the fast ``--version`` path, subcommand routing, exit codes.
 
 ``opi --version`` must not import Typer, rich or httpx (startup budget: ARCHITECTURE.md),
 so it is answered here before anything else is loaded. Every other invocation goes to the
-Typer app; a bare ``opi [options] [messages]`` is routed to the hidden ``run`` command.
+Typer app, routed by :func:`route`: the first word that is not an option (nor an option's
+value) decides. If it names a subcommand, that subcommand runs with every other word, so
+options work before and after it (``opi --model m resume FILE -p hi``); otherwise the words
+are the message of the default command. A word that names a subcommand is never a prompt
+(after ``--`` every word is message text).
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Collection, Mapping
 
-COMMANDS = frozenset({"chat", "resume", "sessions", "models", "export", "schema", "run", "mcp"})
-ROOT_ONLY = frozenset({"--help", "-h", "--install-completion", "--show-completion"})
+__all__ = ["CommandTree", "main", "route"]
+
+CommandTree = Mapping[str, "CommandTree"]
+"""Subcommand names, each with its own subcommands (``{"sessions": {"doctor": {}}, ...}``)."""
+
+DEFAULT_COMMAND = "run"
+HELP = frozenset({"--help", "-h"})
+VERSION = frozenset({"--version", "-v", "-V"})
 
 
-def route(argv: list[str]) -> list[str]:
-    """Insert the implicit ``run`` command when no subcommand is named."""
-    if not argv:
-        return ["run"]
-    if argv[0] in ROOT_ONLY:
-        return argv
-    if argv[0] in COMMANDS:
-        return argv
-    # the first positional word decides; options before it may take values
-    return ["run", *argv]
+def _positionals(argv: list[str], takes_value: Collection[str]) -> list[int]:
+    """Indexes of the words that are neither options nor option values (up to ``--``)."""
+    out: list[int] = []
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word == "--":
+            break
+        if word.startswith("-") and word != "-":
+            i += 2 if word in takes_value else 1  # --opt=value and flags are one word
+            continue
+        out.append(i)
+        i += 1
+    return out
+
+
+def route(argv: list[str], commands: CommandTree, takes_value: Collection[str]) -> list[str]:
+    """The arguments for the Typer app: the subcommand path first, then every other word.
+
+    Args:
+        argv: the process arguments.
+        commands: the visible subcommands (the hidden default command is not one).
+        takes_value: the option spellings that take a value (``--model``, ``-m``, ...).
+    """
+    positions = _positionals(argv, takes_value)
+    path: list[int] = []
+    level = commands
+    for pos in positions:
+        if argv[pos] not in level:
+            break
+        path.append(pos)
+        level = level[argv[pos]]
+    if path:
+        rest = [w for i, w in enumerate(argv) if i not in path]
+        return [argv[i] for i in path] + rest
+    head = argv[: argv.index("--")] if "--" in argv else argv
+    if any(w in HELP for w in head):
+        return ["--help"]  # the root help lists the default command's options too
+    if any(w in VERSION for w in head):
+        return ["--version"]
+    return [DEFAULT_COMMAND, *argv]
 
 
 def skip_unused_imports() -> None:
@@ -56,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
     from opi_cli.cli.process_exit import exit_code, exit_now
 
     try:
-        run_app(route(args))
+        run_app(args)
     except SystemExit as exc:
         if argv is not None:  # called in-process: leave the interpreter alone
             raise

@@ -22,6 +22,7 @@ the output so far (its tail), so the latest says everything the others did.
 from __future__ import annotations
 
 import asyncio
+import errno
 from collections.abc import Callable, Iterable
 from typing import IO
 
@@ -115,7 +116,8 @@ class EventWriter:
             self.broken = True
         except OSError as exc:  # a full device (/dev/full): stop writing, the run and its session go on
             self.broken = True
-            self.error = exc
+            if exc.errno != errno.EIO:  # EIO: a hung-up terminal, the reader went away as with a pipe
+                self.error = exc
 
     def line(self, obj: JsonValue) -> None:
         """Write one JSON value as a line, after any deltas still waiting."""

@@ -10,6 +10,7 @@ thinking level. Returned as prompt_toolkit formatted-text fragments.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from prompt_toolkit.formatted_text import StyleAndTextTuples
 
 from opi_cli.agent.cost_ceiling import CostCeiling
 from opi_cli.ai.model import Model
-from opi_cli.ai.types import Usage
+from opi_cli.ai.types import AssistantMessage, Usage
 from opi_cli.cli.render import fmt_tokens
 
 Fragments = StyleAndTextTuples
@@ -59,7 +60,12 @@ def git_branch(cwd: Path) -> str | None:
 
 @dataclass(slots=True)
 class FooterState:
-    """What the footer shows that is not in the agent itself."""
+    """What the footer shows that is not in the agent itself.
+
+    The token and cost figures belong to the session on screen: :meth:`load` replaces them
+    with the figures of a session's messages (at start, ``/new``, ``/resume``), and
+    :meth:`add_usage` adds each new reply, per model for ``/cost``.
+    """
 
     cwd: Path
     home: Path | None
@@ -67,10 +73,21 @@ class FooterState:
     totals: Usage = field(default_factory=Usage)
     auto_compaction: bool = True
     ceiling: CostCeiling | None = None
+    by_model: dict[str, Usage] = field(default_factory=dict)
     _branch: tuple[float, str | None] = (0.0, None)
 
-    def add_usage(self, usage: Usage) -> None:
+    def add_usage(self, usage: Usage, model: str | None = None) -> None:
         self.totals = self.totals.plus(usage)
+        if model is not None:
+            self.by_model[model] = self.by_model.get(model, Usage()).plus(usage)
+
+    def load(self, messages: Sequence[object]) -> None:
+        """The figures of a session: the replies among ``messages``."""
+        self.totals = Usage()
+        self.by_model = {}
+        for m in messages:
+            if isinstance(m, AssistantMessage):
+                self.add_usage(m.usage, f"{m.provider}/{m.model}")
 
     def branch(self) -> str | None:
         at, value = self._branch

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
+from prompt_toolkit.filters import Condition
 from prompt_toolkit.input.ansi_escape_sequences import ANSI_SEQUENCES
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.keys import Keys
@@ -37,12 +38,26 @@ class KeyActions(Protocol):
 
     def run_command(self, name: str, args: str) -> None: ...
 
+    def cycle_model(self, step: int) -> None: ...
+
+    def picking(self) -> bool: ...
+
+    def picker_move(self, step: int) -> None: ...
+
+
+SHIFT_CTRL_P = Keys.F24
+"""Shift+Ctrl+P has no key of its own in prompt_toolkit: its sequences arrive as F24, a key
+no keyboard in use sends."""
+
 
 def enable_shift_enter() -> None:
     """Teach the input parser the Shift+Enter sequences of terminals that report it
-    (kitty/CSI-u and xterm's modifyOtherKeys); they arrive as Ctrl+J, a new line."""
+    (kitty/CSI-u and xterm's modifyOtherKeys); they arrive as Ctrl+J, a new line. Likewise
+    Shift+Ctrl+P (which legacy terminals cannot tell from Ctrl+P)."""
     for seq in ("\x1b[13;2u", "\x1b[27;2;13~", "\x1b[13;5u", "\x1b[27;5;13~"):
         ANSI_SEQUENCES.setdefault(seq, Keys.ControlJ)
+    for seq in ("\x1b[112;6u", "\x1b[80;6u", "\x1b[27;6;80~", "\x1b[27;6;112~"):
+        ANSI_SEQUENCES.setdefault(seq, SHIFT_CTRL_P)
 
 
 def build_key_bindings(actions: KeyActions) -> KeyBindings:
@@ -114,7 +129,27 @@ def build_key_bindings(actions: KeyActions) -> KeyBindings:
     def _ctrl_g(event: KeyPressEvent) -> None:
         event.current_buffer.open_in_editor(validate_and_handle=False)
 
+    @on("c-p")
+    def _ctrl_p(event: KeyPressEvent) -> None:
+        actions.cycle_model(+1)
+
+    @on(SHIFT_CTRL_P)
+    def _shift_ctrl_p(event: KeyPressEvent) -> None:
+        actions.cycle_model(-1)
+
+    picking = Condition(actions.picking)
+    for keys, step in ((("up",), -1), (("down",), 1), (("c-p",), -1), (("c-n",), 1),
+                       (("pageup",), -8), (("pagedown",), 8)):
+        kb.add(*keys, filter=picking)(_mover(actions, step))
+
     return kb
+
+
+def _mover(actions: KeyActions, step: int) -> Callable[[KeyPressEvent], None]:
+    def move(event: KeyPressEvent) -> None:
+        actions.picker_move(step)
+
+    return move
 
 
 class ReplCompleter(Completer):

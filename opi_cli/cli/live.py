@@ -174,6 +174,7 @@ class _Tool:
 class _Status:
     text: str
     deadline: float | None = None  # a countdown ends here
+    detail: str = ""  # what failed (a retry's error)
 
 
 def render_ansi(renderables: list[RenderableType], width: int, *, color: bool = True) -> str:
@@ -204,6 +205,8 @@ class StreamView:
         self._tools: dict[str, _Tool] = {}
         self._stream_tools: dict[int, _Tool] = {}
         self._status: _Status | None = None
+        self._error: str | None = None  # the last failed reply, shown once the run settles
+        self._failed = 0  # replies that failed since the run started or last succeeded
         self.hide_thinking = False
         self.spinner = SPINNER
         self.working = False
@@ -243,19 +246,31 @@ class StreamView:
             self._end_tool(ev)
         elif isinstance(ev, AgentStart):
             self.working = True
+            self._failed = 0
         elif isinstance(ev, AgentEnd):
             self.working = False
             self._flush_all()
+            self._settle_error()
         else:
             self._on_session_event(ev)
 
     def _on_session_event(self, ev: AgentEvent) -> None:
         if isinstance(ev, AutoRetryStart):
-            self._status = _Status(f"Retrying ({ev.attempt}/{ev.max_attempts})", self._clock() + ev.delay_ms / 1000)
+            # one status line, updated in place for every attempt, says what failed
+            detail = _first_line(self._error or ev.error_message)
+            self._status = _Status(f"Retrying ({ev.attempt}/{ev.max_attempts})", self._clock() + ev.delay_ms / 1000,
+                                   detail)
         elif isinstance(ev, AutoRetryEnd):
             self._status = None
-            if not ev.success:
-                self._commit(render.error_line(f"Retry failed after {ev.attempt} attempts: {ev.final_error or ''}"))
+            ran, self._failed = self._failed, 0
+            last, self._error = self._error, None
+            attempts = f"{ran} attempt{'' if ran == 1 else 's'}"
+            if ev.success:
+                return
+            if ev.final_error == "Retry cancelled":
+                self._commit(render.error_line(f"Retry cancelled after {attempts}: {_first_line(last or '')}".rstrip(": ")))
+            else:
+                self._commit(render.error_line(f"Retry failed after {attempts}: {ev.final_error or last or ''}"))
         elif isinstance(ev, CompactionStart):
             label = {"manual": "Compacting context...", "threshold": "Auto-compacting...",
                      "overflow": "Context overflow detected, Auto-compacting..."}[ev.reason]
@@ -330,8 +345,15 @@ class StreamView:
             self._commit(render.error_line("Operation aborted"))
             self._drop_pending_tools()
         elif m.stop_reason == "error":
-            self._commit(render.error_line(f"Error: {m.error_message or 'the request failed'}"))
+            # held until the run settles: a retry shows it in its status line instead
+            self._error = m.error_message or "the request failed"
+            self._failed += 1
             self._drop_pending_tools()
+
+    def _settle_error(self) -> None:
+        if self._error is not None:
+            self._commit(render.error_line(f"Error: {self._error}"))
+            self._error = None
 
     def _drop_pending_tools(self) -> None:
         for cid in [c for c, t in self._tools.items() if t.state == "pending"]:
@@ -377,6 +399,13 @@ class StreamView:
         tool = self._tools.setdefault("!shell", _Tool("!shell", "bash", {"command": command}))
         tool.state, tool.output = "running", tail
 
+    def end_shell(self, command: str, output: str, *, failed: bool) -> None:
+        """A ``!cmd`` finished: print its box once; Ctrl+O expands it like a tool's."""
+        self.shell_output(command, None)
+        tool = _Tool("!shell", "bash", {"command": command}, state="error" if failed else "done", output=output)
+        self.last_tool = tool
+        self._commit(self._tool_renderable(tool))
+
     def note(self, renderable: RenderableType) -> None:
         """Commit something the REPL itself says (command output, warnings)."""
         self._commit(renderable)
@@ -408,7 +437,8 @@ class StreamView:
             s = self._status
             if s.deadline is not None:
                 left = max(0, int(s.deadline - now + 0.999))
-                out.append(render.status_line(f"{s.text} in {left}s... (escape to cancel)", "yellow"))
+                detail = f": {s.detail}" if s.detail else ""
+                out.append(render.status_line(f"{s.text} in {left}s... (escape to cancel){detail}", "yellow"))
             else:
                 out.append(render.status_line(f"{s.text} (escape to cancel)", "yellow"))
         if self.working:
@@ -432,6 +462,11 @@ class StreamView:
         if len(lines) > max_lines:
             lines = ["\x1b[2m…\x1b[0m", *lines[len(lines) - max(1, max_lines - 1) :]]
         return "\n".join(lines)
+
+
+def _first_line(text: str, limit: int = 160) -> str:
+    line = text.strip().split("\n", 1)[0]
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def _partial_args(raw: str) -> dict[str, JsonValue]:

@@ -1,39 +1,48 @@
-"""The ``opi`` Typer application: run (the default), chat, resume, sessions, models, export, schema.
+"""The ``opi`` Typer application: run (the default), chat, resume, sessions, models, export, schema, login.
 
 Every command calls ``asyncio.run`` once. An :class:`~opi_cli.errors.OpiError` becomes one
 line on stderr and its exit code (2 for usage/configuration); tracebacks only with
-``--debug``.
+``--debug``. Under ``--json`` a run that cannot start still ends its stream with a
+``session_summary`` line (exit code 2).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import inspect
 import json
 import sys
+import time
 from typing import Annotated, Any
 
 import typer
 
 from opi_cli import __version__
 from opi_cli.ai.types import ImageContent
+from opi_cli.cli.entry import CommandTree, route
+from opi_cli.cli.failures import OutputError
+from opi_cli.cli.help_format import DefaultCommand, PlainCommand, PlainGroup, RootGroup
 from opi_cli.cli.options import SESSION_PARAM, RunOptions, with_common_options
 from opi_cli.cli.settings import Settings
 from opi_cli.errors import OpiError, UsageError
 
 __all__ = ["app", "run_app"]
 
+_DESCRIPTION = (
+    "opi: a coding agent for your terminal.\n\n"
+    "opi [OPTIONS] [MESSAGE]... runs the agent: interactive on a terminal, or non-interactive "
+    "with -p/--print (final answer) or --json (one event per line); --mode rpc takes JSON "
+    "commands on stdin (docs/rpc.md). All the words form one "
+    "prompt; --then MESSAGE sends another one after it. Options may come before or after "
+    "any COMMAND; after -- every word is message text."
+)
+
+
 app = typer.Typer(
     name="opi",
-    help=(
-        "opi: a coding agent for your terminal.\n\n"
-        "opi [OPTIONS] [MESSAGES]... runs the agent: interactive on a terminal, or "
-        "non-interactive with -p/--print (final answer) or --json (one event per line); "
-        "--mode rpc takes JSON commands on stdin (docs/rpc.md).\n\n"
-        "Common options (all listed by `opi chat --help`): --model, --provider, --base-url, "
-        "--api, --api-key, --thinking, --tools, --no-tools, -c/--continue, --no-session, "
-        "--session-dir, --store, --system-prompt, --append-system-prompt, --max-turns, --approval, "
-        "--sandbox, --max-cost, --debug."
-    ),
+    cls=RootGroup,
+    help=_DESCRIPTION,
     add_completion=False,
     no_args_is_help=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -66,20 +75,34 @@ def _stdin_text() -> str | None:
         return None
 
 
-def _execute(opts: RunOptions) -> int:
-    from opi_cli.cli.failures import warn_exposed_auth
-    from opi_cli.cli.settings import load_settings
+def _modes(opts: RunOptions) -> Any:
+    """Check that the mode flags agree; returns the machine mode (rpc, stream-json) if any.
 
+    Raises:
+        UsageError: flags that contradict each other (no stream is chosen: nothing on stdout).
+    """
     machine = None
     if any((opts.mode, opts.input_format, opts.output_format, opts.json_snapshots, opts.include_partial_messages)):
-        from opi_cli.cli.modes import run_machine, select_mode
+        from opi_cli.cli.modes import select_mode
 
         machine = select_mode(opts)  # --mode text/json only set -p/--json
     if opts.print_mode and opts.json_mode:
         raise UsageError("Use either -p/--print or --json, not both.")
+    if opts.session and opts.no_session:
+        raise UsageError("`opi resume` continues a stored session; --no-session keeps a new one in memory. "
+                         "Drop one of them.")
+    return machine
+
+
+def _execute(opts: RunOptions, machine: Any) -> int:
+    from opi_cli.cli.failures import warn_exposed_auth
+    from opi_cli.cli.settings import load_settings
+
     settings = load_settings()
     warn_exposed_auth(settings.auth_json)
     if machine is not None:
+        from opi_cli.cli.modes import run_machine
+
         return asyncio.run(run_machine(machine, opts, settings, _stdin_text))
     interactive = opts.interactive
     if interactive is None:
@@ -93,10 +116,18 @@ def _execute(opts: RunOptions) -> int:
     stdin_text = _stdin_text()
     from opi_cli.cli.runtime import prepare_prompts
 
-    prompts = prepare_prompts(opts.messages, stdin_text, settings.cwd)
+    prompts = prepare_prompts(opts.messages, stdin_text, settings.cwd, _slash_expander(settings), then=opts.then)
     if not prompts:
         raise UsageError('No message given. Pass one as an argument (opi -p "task") or pipe it on stdin.')
     return asyncio.run(_run_headless(opts, settings, prompts))
+
+
+def _slash_expander(settings: Settings) -> Any:
+    """Headless, ``/template args`` and ``/skill:name args`` expand as in the REPL (as pi's -p
+    does); REPL commands and any other ``/word`` are sent as typed."""
+    from opi_cli.cli.customize import SlashPrompts, stderr_notice
+
+    return SlashPrompts(settings.cwd, settings.home, stderr_notice, warn_skills=False).expand  # the run warns once
 
 
 async def _run_headless(opts: RunOptions, settings: Settings, prompts: list[tuple[str, list[ImageContent]]]) -> int:
@@ -104,6 +135,7 @@ async def _run_headless(opts: RunOptions, settings: Settings, prompts: list[tupl
     from opi_cli.cli.runtime import build_runtime
 
     rt = await build_runtime(opts, settings)
+    rt.show_notices_on_stderr()
     return await run_noninteractive(rt, prompts, json_mode=opts.json_mode, snapshots=opts.json_snapshots)
 
 
@@ -111,41 +143,62 @@ def _exit(code: int) -> None:
     raise typer.Exit(code)
 
 
-@app.command("run", hidden=True)
+@app.command("run", hidden=True, cls=DefaultCommand)
 @with_common_options()
 def run_command(opts: RunOptions) -> None:
     """Run the agent (the default command)."""
     _exit(_guarded(opts))
 
 
-@app.command("chat")
+@app.command("chat", cls=PlainCommand)
 @with_common_options(interactive=True)
 def chat_command(opts: RunOptions) -> None:
-    """Start the interactive REPL; each MESSAGE is sent in turn first."""
+    """Start the interactive REPL; the MESSAGE (if any) is sent first."""
     _exit(_guarded(opts))
 
 
-@app.command("resume")
+@app.command("resume", cls=PlainCommand)
 @with_common_options([SESSION_PARAM])
-def resume_command(opts: RunOptions) -> None:
+def resume_command(opts: RunOptions, session: str) -> None:
     """Reopen a session (a path, or an id prefix), interactively or with -p/--json."""
+    opts.session = session
     _exit(_guarded(opts))
+
+
+def _json_failure(message: str, code: int, started: float) -> None:
+    """The ``session_summary`` of a ``--json`` run that could not start (no session exists)."""
+    from opi_cli._util.jsonio import dumps
+    from opi_cli.agent.events import SessionSummary
+    from opi_cli.ai.types import Usage
+
+    summary = SessionSummary("", None, "error", 0, Usage(), int((time.monotonic() - started) * 1000), code, message)
+    with contextlib.suppress(OSError, ValueError):  # an unwritable stdout has its own one line
+        sys.stdout.write(dumps(summary.to_json()) + "\n")
+        sys.stdout.flush()
 
 
 def _guarded(opts: RunOptions) -> int:
+    started = time.monotonic()
+    stream = False  # the flags settled on opi's --json stream: it gets its closing summary
     try:
-        return _execute(opts)
+        machine = _modes(opts)
+        stream = opts.json_mode and machine is None
+        return _execute(opts, machine)
     except KeyboardInterrupt:
         return 130
     except OpiError as exc:
         if opts.debug:
             raise
+        if stream and not isinstance(exc, OutputError):  # stdout itself failed: nothing more to write
+            _json_failure(str(exc), exc.exit_code, started)
         sys.stderr.write(f"opi: {exc}\n")
         return exc.exit_code
 
 
-sessions_app = typer.Typer(help="List and check sessions.", invoke_without_command=True, add_completion=False)
+sessions_app = typer.Typer(help="List and check sessions.", invoke_without_command=True, add_completion=False,
+                           cls=PlainGroup)
 app.add_typer(sessions_app, name="sessions")
+_STORE_OPTIONS = ("session_dir", "store")
 
 
 @app.command("mcp", add_help_option=False,
@@ -174,80 +227,145 @@ def _settings_or_exit() -> Settings:
         raise typer.Exit(exc.exit_code) from None
 
 
-def _run_simple(fn: Any) -> None:
+def _run_simple(fn: Any, opts: RunOptions | None = None) -> None:
     try:
         code = fn()
     except OpiError as exc:
+        if opts is not None and opts.debug:
+            raise
         sys.stderr.write(f"opi: {exc}\n")
         raise typer.Exit(exc.exit_code) from None
     raise typer.Exit(code)
 
 
+def _param(name: str, annotation: Any, default: Any = None) -> Any:
+    """A command's own parameter, placed before the common options."""
+    return inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=annotation, default=default)
+
+
+_REQUIRED: Any = inspect.Parameter.empty
+
+
 @sessions_app.callback()
-def sessions_command(
-    ctx: typer.Context,
-    all_: Annotated[bool, typer.Option("--all", "-a", help="Sessions of every folder, not just this one.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per session.")] = False,
-    session_dir: Annotated[str | None, typer.Option("--session-dir", help="Where session files are stored.")] = None,
-    store: Annotated[str | None, typer.Option("--store", help="Session store DSN (postgresql://...).")] = None,
-) -> None:
+@with_common_options(
+    [
+        _param("ctx", typer.Context, _REQUIRED),
+        _param("all_", Annotated[bool, typer.Option("--all", "-a", help="Sessions of every folder, not just this one.")],
+               False),
+        _param("as_json", Annotated[bool, typer.Option("--json", help="One JSON object per session.")], False),
+    ],
+    only_global=True,
+    shown=_STORE_OPTIONS,
+)
+def sessions_command(opts: RunOptions, ctx: typer.Context, all_: bool = False, as_json: bool = False) -> None:
     """List sessions: id, name or first message, message count, last activity, size."""
     if ctx.invoked_subcommand is not None:
+        ctx.obj = opts  # `sessions doctor` sees the options given before it
         return
     from opi_cli.cli.session_commands import list_sessions
 
     settings = _settings_or_exit()
-    opts = RunOptions(session_dir=session_dir, store=store)
-    _run_simple(lambda: list_sessions(settings, opts, all_=all_, as_json=as_json, console=_console()))
+    _run_simple(lambda: list_sessions(settings, opts, all_=all_, as_json=as_json, console=_console()),
+                opts)
 
 
-@sessions_app.command("doctor")
-def doctor_command(
-    path: Annotated[str, typer.Argument(help="The session file to check.")],
-    fix: Annotated[bool, typer.Option("--repair", help="Write a fixed copy; the original is kept as *.bak.")] = False,
-) -> None:
+def _merged(opts: RunOptions, ctx: typer.Context) -> RunOptions:
+    """``opts`` with the store options given to a parent command filled in."""
+    parent = ctx.obj
+    if isinstance(parent, RunOptions):
+        opts.session_dir = opts.session_dir or parent.session_dir
+        opts.store = opts.store or parent.store
+        opts.debug = opts.debug or parent.debug
+    return opts
+
+
+@sessions_app.command("doctor", cls=PlainCommand)
+@with_common_options(
+    [
+        _param("session", Annotated[str, typer.Argument(metavar="SESSION", help="Session file path, or an id prefix.")],
+               _REQUIRED),
+        _param("ctx", typer.Context, _REQUIRED),
+        _param("fix", Annotated[bool, typer.Option("--repair", help="Write a fixed copy; the original is kept as *.bak.")],
+               False),
+    ],
+    only_global=True,
+    shown=_STORE_OPTIONS,
+)
+def doctor_command(opts: RunOptions, session: str, ctx: typer.Context, fix: bool = False) -> None:
     """Check a session file (header, damaged lines, torn tail, orphans); --repair fixes it."""
-    from pathlib import Path
-
     from opi_cli.cli.session_commands import doctor
 
-    _run_simple(lambda: doctor(Path(path).expanduser(), fix=fix, console=_console()))
+    opts = _merged(opts, ctx)
+    settings = _settings_or_exit()
+    _run_simple(lambda: doctor(settings, opts, session, fix=fix, console=_console()), opts)
 
 
-@app.command("export")
-def export_command(
-    session: Annotated[str, typer.Argument(help="Session file path, or an id prefix.")],
-    out: Annotated[str | None, typer.Argument(help="OUT.html or OUT.md (default: opi-session-<id>.html).")] = None,
-    session_dir: Annotated[str | None, typer.Option("--session-dir", help="Where session files are stored.")] = None,
-    store: Annotated[str | None, typer.Option("--store", help="Session store DSN (postgresql://...).")] = None,
-) -> None:
+@app.command("export", cls=PlainCommand)
+@with_common_options(
+    [
+        _param("session", Annotated[str, typer.Argument(metavar="SESSION", help="Session file path, or an id prefix.")],
+               _REQUIRED),
+        _param("out", Annotated[str | None, typer.Argument(
+            metavar="[OUT]", help="OUT.html or OUT.md (default: opi-session-<id>.html).", show_default=False)]),
+    ],
+    only_global=True,
+    shown=_STORE_OPTIONS,
+)
+def export_command(opts: RunOptions, session: str, out: str | None = None) -> None:
     """Render a session to a self-contained HTML or Markdown file."""
     from opi_cli.cli.session_commands import export_session
 
     settings = _settings_or_exit()
-    opts = RunOptions(session_dir=session_dir, store=store)
-    _run_simple(lambda: export_session(settings, opts, session, out, _console()))
+    _run_simple(lambda: export_session(settings, opts, session, out, _console()), opts)
 
 
-@app.command("models")
-def models_command(
-    search: Annotated[str | None, typer.Argument(help="Only models whose provider/id contains this.")] = None,
-) -> None:
-    """List known models: context window, max output, reasoning, images, price per million tokens."""
+@app.command("models", cls=PlainCommand)
+@with_common_options(
+    [_param("search", Annotated[str | None, typer.Argument(
+        metavar="[SEARCH]", help="Only models whose provider/id contains this.", show_default=False)])],
+    only_global=True,
+)
+def models_command(opts: RunOptions, search: str | None = None) -> None:
+    """List every provider and known model: context window, max output, reasoning, images, prices."""
     from opi_cli.cli.listing import print_models
 
-    try:
-        print_models(search)
-    except OpiError as exc:
-        sys.stderr.write(f"opi: {exc}\n")
-        raise typer.Exit(exc.exit_code) from None
+    _run_simple(lambda: print_models(search), opts)
 
 
-@app.command("schema")
-def schema_command(
-    rpc: Annotated[bool, typer.Option("--rpc", help="The commands, responses and events of --mode rpc instead.")] = False,
-    snapshots: Annotated[bool, typer.Option("--snapshots", help="The --json-snapshots shape (pi's) instead.")] = False,
-) -> None:
+@app.command("login", cls=PlainCommand)
+@with_common_options(
+    [_param("name", Annotated[str | None, typer.Argument(
+        metavar="PROVIDER", help="openai, anthropic, groq, ... (`opi models` lists them).", show_default=False)])],
+    only_global=True,
+)
+def login_command(opts: RunOptions, name: str | None = None) -> None:
+    """Store an API key for PROVIDER in OPI_HOME/auth.json (mode 0600); typed without echo, or piped."""
+    from opi_cli.cli.login import run_login
+
+    _run_simple(lambda: run_login(name or opts.provider), opts)
+
+
+@app.command("extensions", cls=PlainCommand)
+@with_common_options([], only_global=True)
+def extensions_command(opts: RunOptions) -> None:
+    """List the Python extensions that load here, where each comes from and what it adds."""
+    from opi_cli.cli.extension_list import list_extensions
+
+    settings = _settings_or_exit()
+    _run_simple(lambda: list_extensions(settings, _console()), opts)
+
+
+@app.command("schema", cls=PlainCommand)
+@with_common_options(
+    [
+        _param("rpc", Annotated[bool, typer.Option("--rpc", help="The commands, responses and events of --mode rpc instead.")],
+               False),
+        _param("snapshots", Annotated[bool, typer.Option("--snapshots", help="The --json-snapshots shape (pi's) instead.")],
+               False),
+    ],
+    only_global=True,
+)
+def schema_command(opts: RunOptions, rpc: bool = False, snapshots: bool = False) -> None:
     """Print the JSON Schema of the --json event stream."""
     from opi_cli.cli.schema import event_stream_schema
 
@@ -259,12 +377,47 @@ def schema_command(
     sys.stdout.write(json.dumps(event_stream_schema(snapshots=snapshots), indent=2) + "\n")
 
 
+def _tree(group: Any) -> dict[str, Any]:
+    """The visible subcommands of a (Typer's click) group, recursively."""
+    return {name: _tree(cmd) for name, cmd in getattr(group, "commands", {}).items() if not cmd.hidden}
+
+
+def _value_options(command: Any) -> frozenset[str]:
+    """The option spellings of ``command`` that take a value."""
+    return frozenset(
+        spelling
+        for p in command.params
+        if p.param_type_name == "option" and not p.is_flag and not p.count
+        for spelling in (*p.opts, *p.secondary_opts)
+    )
+
+
+def _check_repeated_modes(argv: list[str]) -> None:
+    head = argv[: argv.index("--")] if "--" in argv else argv
+    for flags in (("-p", "--print"), ("--json",)):
+        if sum(w in flags for w in head) > 1:
+            raise UsageError(
+                f"{flags[-1]} is a switch, not the message: all words form one prompt. "
+                'To send several prompts in turn use --then: opi -p "first" --then "second".'
+            )
+
+
 def run_app(argv: list[str]) -> None:
-    """Run the Typer app with ``argv`` (already routed) and exit with its code."""
+    """Route ``argv`` (see :func:`~opi_cli.cli.entry.route`), run the Typer app, exit with its code."""
     from opi_cli.cli.failures import one_line_errors
     from opi_cli.cli.plain_params import plain_conversion
 
     command = typer.main.get_command(app)
     plain_conversion(command)  # no pydantic for plain option values
     with one_line_errors(debug="--debug" in argv):  # whatever a command did not handle: one line
-        command(args=argv, prog_name="opi")
+        group: Any = command
+        tree: CommandTree = _tree(group)
+        routed = route(argv, tree, _value_options(group.commands["run"]))
+        if routed[:1] == ["mcp"]:  # options before `opi mcp`: its own app takes the rest
+            from opi_cli.cli.mcp_cli import run_mcp
+
+            run_mcp(routed[1:])
+            return
+        if routed[:1] == ["run"]:
+            _check_repeated_modes(argv)
+        group(args=routed, prog_name="opi")

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from opi_cli._util.atomic import replace_file
 from opi_cli.cli.settings import Settings, load_json_file
 from opi_cli.errors import ConfigError
-from opi_cli.tools.atomic import replace_file
 
 __all__ = [
     "Approval",

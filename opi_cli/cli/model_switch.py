@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from opi_cli.ai.catalog import ModelRegistry
 from opi_cli.ai.model import Model
-from opi_cli.ai.resolve import clamp_thinking, require_api_key
+from opi_cli.ai.resolve import clamp_thinking, parse_thinking_level, require_api_key, switch_target
 from opi_cli.ai.types import THINKING_LEVELS, ThinkingLevel
 from opi_cli.cli.settings import Settings
 from opi_cli.errors import ConfigError
@@ -19,15 +19,23 @@ __all__ = ["available_models", "next_thinking_level", "switch_model"]
 def switch_model(session: AgentSession, registry: ModelRegistry, settings: Settings, model: Model) -> ThinkingLevel:
     """Use ``model`` from the next request on; returns the thinking level it runs at.
 
+    The session's key stays bound to its endpoint: a model of the same provider keeps the
+    endpoint (``--base-url``), another provider brings its own key (:func:`switch_target`).
+
     Raises:
         ConfigError: ``model``'s provider has no key (the message says what to set).
     """
     agent = session.agent
-    if model.provider != agent.model.provider:
-        key = require_api_key(model, registry, auth_path=settings.auth_json, env=settings.env)
-        agent.options.stream_options = replace(agent.options.stream_options, api_key=key)
+    options = agent.options.stream_options
+    target = switch_target(registry, agent.model, model, api_key=options.api_key, key_endpoint=options.key_endpoint,
+                           env=settings.env, auth_path=settings.auth_json)
+    model = target.model  # a key stays with its endpoint (see switch_target)
+    agent.options.stream_options = replace(options, api_key=target.api_key, key_endpoint=target.key_endpoint)
+    was_reasoning = agent.model.reasoning
     session.set_model(model)
-    level = clamp_thinking(model, agent.thinking_level if model.reasoning else "medium")
+    # a reasoning model reached from one that does not reason starts at the default level, not off
+    default = parse_thinking_level(str(settings.get("defaultThinkingLevel", "medium"))) or "medium"
+    level = clamp_thinking(model, agent.thinking_level if was_reasoning else default)
     if level != agent.thinking_level:
         session.set_thinking_level(level)
     return level

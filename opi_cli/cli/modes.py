@@ -90,6 +90,7 @@ async def run_machine(
         if not prompts:
             raise UsageError('No message given. Pass one as an argument (opi -p "task") or pipe it on stdin.')
     rt = await build_runtime(opts, settings)
+    rt.show_notices_on_stderr()
     if machine == "rpc":
         from opi_cli.cli.rpc import run_rpc
 

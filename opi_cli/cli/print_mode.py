@@ -3,7 +3,9 @@
 ``--json`` writes the session header, then every event as one line (flushed at once, so
 a reader sees tokens as they stream), and always ends with ``session_summary``. Both
 modes wait for any compaction or retry in flight before exiting, and share the exit codes
-of PROTOCOL.md §1: 0 success, 1 error or aborted, 130 interrupted.
+of PROTOCOL.md §1: 0 success, 1 error or aborted, 130 interrupted (SIGINT), 143 SIGTERM,
+129 SIGHUP. A session that cannot be saved is a warning on stderr under ``-p`` (``--json``
+has its ``persistence_error`` event).
 """
 
 from __future__ import annotations
@@ -13,13 +15,30 @@ import signal
 import sys
 import time
 
-from opi_cli.agent.events import AgentEvent, CompactionEnd, PermissionDenied, SessionSummary, TurnStart
+from opi_cli.agent.events import (
+    AgentEvent,
+    CompactionEnd,
+    PermissionDenied,
+    PersistenceErrorEvent,
+    SessionSummary,
+    TurnStart,
+)
 from opi_cli.ai.types import AssistantMessage, ImageContent, Usage
 from opi_cli.cli.event_stream import EventWriter
+from opi_cli.cli.exit_signals import describe, install_exit_signals
 from opi_cli.cli.failures import STDOUT, output_error, write_stdout
 from opi_cli.cli.runtime import Runtime
+from opi_cli.session.session_hooks import PromptBlocked
 
 __all__ = ["run_noninteractive"]
+
+
+def _stderr(text: str) -> None:
+    try:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except OSError:
+        pass  # a hung-up terminal: nowhere left to say it
 
 
 async def run_noninteractive(
@@ -43,6 +62,8 @@ async def run_noninteractive(
         nonlocal turns, usage, last, compaction_error
         if isinstance(ev, TurnStart):
             turns += 1
+        elif isinstance(ev, PersistenceErrorEvent) and writer is None:
+            _stderr(f"opi: warning: {ev.message}\n")  # --json reports it as an event
         elif isinstance(ev, CompactionEnd) and ev.reason == "overflow" and ev.error_message and not ev.will_retry:
             compaction_error = ev.error_message
         elif isinstance(ev, PermissionDenied) and not json_mode:  # --json has it as an event
@@ -59,34 +80,47 @@ async def run_noninteractive(
         sys.stderr.write(f"opi: {rt.trust.notice}\n")
     unsubscribe = rt.session.subscribe(observe)
     unsubscribe_json = rt.session.subscribe(writer) if writer is not None else None
-    interrupted = False
+    interrupted: int | None = None  # the exit code of the signal that stopped the run
     loop = asyncio.get_running_loop()
 
-    def on_sigint() -> None:
+    def stop(code: int) -> None:
         nonlocal interrupted
-        interrupted = True
-        rt.session.abort("Interrupted")
+        if interrupted is None:
+            interrupted = code
+        rt.session.abort("Interrupted" if code == 130 else describe(code))
 
     try:
-        loop.add_signal_handler(signal.SIGINT, on_sigint)
+        loop.add_signal_handler(signal.SIGINT, stop, 130)
     except (NotImplementedError, RuntimeError):
         pass
+    blocked: str | None = None
+    restore_exit_signals = install_exit_signals(stop)
     try:
         for text, images in prompts:
-            await rt.session.prompt(text, images)
+            try:
+                await rt.session.prompt(text, images)
+            except PromptBlocked as exc:  # a UserPromptSubmit hook said no: nothing was sent
+                blocked = str(exc)
+                break
             if interrupted or (last is not None and last.stop_reason in ("error", "aborted")):
                 break
     finally:
         try:
-            loop.remove_signal_handler(signal.SIGINT)
-        except (NotImplementedError, RuntimeError):
-            pass
-        await rt.aclose()
-    code = 130 if interrupted else (1 if last is None or last.stop_reason in ("error", "aborted") else 0)
+            await rt.aclose()
+        finally:
+            try:
+                loop.remove_signal_handler(signal.SIGINT)
+            except (NotImplementedError, RuntimeError):
+                pass
+            restore_exit_signals()
+    code = interrupted or (1 if blocked or last is None or last.stop_reason in ("error", "aborted") else 0)
     error = (compaction_error or last.error_message) if last is not None and code else None
     if last is None and code:
         error = "the run produced no answer"
+    error = blocked or error
     ceiling = rt.trust.ceiling if rt.trust is not None else None
+    if code in (143, 129):
+        error = describe(code)
     if writer is not None:
         summary = SessionSummary(
             rt.session.session_id,
@@ -104,7 +138,7 @@ async def run_noninteractive(
             text = last.text
             write_stdout(text if text.endswith("\n") else text + "\n")
     if code and error:
-        sys.stderr.write(f"opi: {error}\n")
+        _stderr(f"opi: {error}\n")
     unsubscribe()
     if unsubscribe_json is not None:
         unsubscribe_json()

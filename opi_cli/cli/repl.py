@@ -19,12 +19,11 @@ from pathlib import Path
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.filters import Condition, to_filter
-from prompt_toolkit.formatted_text import ANSI, StyleAndTextTuples, to_formatted_text
+from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.history import FileHistory
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent, merge_key_bindings
 from prompt_toolkit.layout import FormattedTextControl, HSplit, Layout, Window
 from prompt_toolkit.output import ColorDepth
-from prompt_toolkit.styles import Style
 from rich.console import Console, RenderableType
 from rich.text import Text
 
@@ -35,19 +34,24 @@ from opi_cli.ai.catalog import ModelRegistry
 from opi_cli.ai.types import AssistantMessage, ImageContent
 from opi_cli.cli import render
 from opi_cli.cli.commands import (
-    FOLLOW_UP_KEY,
     Command,
     build_commands,
     close_matches,
     parse_command,
     run_shell,
 )
+from opi_cli.cli.exit_signals import install_exit_signals
 from opi_cli.cli.footer import FooterState, footer_fragments, tilde
+from opi_cli.cli.info_commands import FOLLOW_UP_KEY
 from opi_cli.cli.keys import ReplCompleter, build_key_bindings, enable_shift_enter
-from opi_cli.cli.live import StreamView, render_ansi
+from opi_cli.cli.live import StreamView
+from opi_cli.cli.model_cycle import cycle_model
 from opi_cli.cli.options import RunOptions
 from opi_cli.cli.permission_dialog import PermissionDialog
+from opi_cli.cli.picker import Picker
 from opi_cli.cli.printer import ScrollbackPrinter
+from opi_cli.cli.prompt_area import STYLE, AreaParts, Glyphs, prompt_area, queue_fragments
+from opi_cli.cli.repl_customize import ask_project_trust, expand_initial, show_notices, user_commands
 from opi_cli.cli.runtime import Runtime, build_runtime, prepare_prompts
 from opi_cli.cli.settings import Settings
 from opi_cli.cli.trust import Trust
@@ -55,30 +59,9 @@ from opi_cli.session.agent_session import AgentSession
 
 __all__ = ["Repl", "run_repl"]
 
-_STYLE = Style.from_dict(
-    {
-        "bottom-toolbar": "noreverse bg:default",
-        "footer": "#8a8a8a",
-        "footer.ctx": "#8a8a8a",
-        "footer.ctx.yellow": "#d7af00",
-        "footer.ctx.red": "#ff5f5f bold",
-        "footer.model": "#8a8a8a",
-        "queue": "#8a8a8a",
-        "hint": "#d7af00",
-        "rule": "#5f5f5f",
-        "prompt": "bold",
-        "ask.title": "bold #d7af00",
-        "ask.reason": "#8a8a8a",
-        "ask.code": "",
-        "ask.add": "#5faf5f",
-        "ask.del": "#ff5f5f",
-        "ask.choice": "",
-        "ask.selected": "bold #00afaf",
-    }
-)
-_RULE_COLORS = {"off": "#5f5f5f", "minimal": "#5f87af", "low": "#5f87d7", "medium": "#00afaf",
-                "high": "#af5fd7", "xhigh": "#ff5f87"}
 _DOUBLE_CTRL_C = 1.0
+_HISTORY_SHOWN = 40
+_RESIZE_SETTLE = 0.12
 
 
 class Repl:
@@ -91,21 +74,21 @@ class Repl:
         self.color = color
         self.view = StreamView(self._commit)
         utf8 = console.encoding.lower().replace("-", "") == "utf8"
-        self._rule, self._arrow, self._hook = ("─", "› ", "↳") if utf8 else ("-", "> ", "->")
+        self._glyphs = Glyphs.for_terminal(utf8)
         if not utf8:
             self.view.spinner = "|/-\\"
         self.printer: ScrollbackPrinter
         self.footer = FooterState(settings.cwd, Path(settings.env["HOME"]) if settings.env.get("HOME") else None,
                                   auto_compaction=bool(settings.section("compaction").get("enabled", True)))
         self.footer.session_name = rt.session.name
-        for m in rt.session.agent.messages:
-            if isinstance(m, AssistantMessage):
-                self.footer.add_usage(m.usage)
-        self._commands = build_commands(rt.session, rt.mcp)
+        self.footer.load(rt.session.agent.messages)
+        self._commands = build_commands(rt.session, rt.mcp, user_commands(rt.custom))
         self._agent_task: asyncio.Task[None] | None = None
         self._side_task: asyncio.Task[None] | None = None  # a slash command or a !cmd
         self._shell: AbortController | None = None
         self._choice: asyncio.Future[str | None] | None = None
+        self.picker: Picker | None = None
+        self._secret: str | None = None  # the prompt of a hidden input (/login)
         self._hint: tuple[str, float] | None = None
         self._last_ctrl_c = 0.0
         self._quitting = False
@@ -114,6 +97,7 @@ class Repl:
             if rt.trust.gate is not None:
                 rt.trust.gate.approver = self.dialog
             self.footer.ceiling = rt.trust.ceiling
+        self._exit_code = 0
         settings.home.mkdir(parents=True, exist_ok=True)
         self.prompt = PromptSession[str](
             message=self._message,
@@ -121,7 +105,7 @@ class Repl:
             completer=ReplCompleter(self._command_names, settings.cwd),
             complete_while_typing=Condition(self._completing),
             key_bindings=merge_key_bindings([build_key_bindings(self), self.dialog.key_bindings(), self._rewind_keys()]),
-            style=_STYLE,
+            style=STYLE,
             multiline=False,
             prompt_continuation="  ",
             erase_when_done=True,
@@ -136,9 +120,14 @@ class Repl:
         app.layout.current_window.dont_extend_height = to_filter(True)  # the input window
         filler = Window()  # what is left of the screen stays below the footer
         app.layout = Layout(HSplit([app.layout.container, footer, filler]), focused_element=self.prompt.default_buffer)
+        self.prompt.default_buffer.on_text_changed += self._on_text_changed
         app.min_redraw_interval = 0.04
         app.ttimeoutlen = 0.15  # a lone Escape (abort) must not wait half a second
         self.printer = ScrollbackPrinter(console, app)
+        # prompt_toolkit repairs a resize by erasing the frame it remembers, which a terminal
+        # that re-wraps its rows no longer has: opi redraws the whole conversation instead
+        self._resize_task: asyncio.Task[None] | None = None
+        setattr(app, "_on_resize", self._on_resize)  # noqa: B010 (replaces a method of the instance)
 
     def _commit(self, renderable: RenderableType) -> None:
         self.printer.commit(renderable)
@@ -176,28 +165,67 @@ class Repl:
         self.prompt.default_buffer.text = text
         self.prompt.default_buffer.cursor_position = len(text)
 
-    async def choose(self, title: str, options: list[str]) -> int | None:
-        lines = Text(title + "\n", style="bold")
-        for i, opt in enumerate(options, 1):
-            lines.append(f"  {i:>2}. ", style="cyan")
-            lines.append(opt + "\n")
-        lines.append("Type a number (or part of a name) and press Enter; Escape cancels.", style="dim")
-        self.print(lines)
+    async def _ask(self) -> str | None:
+        """Wait for the next Enter (the input's text) or Escape (None)."""
         self._choice = asyncio.get_running_loop().create_future()
+        self._invalidate()
         try:
-            answer = await self._choice
+            return await self._choice
         finally:
             self._choice = None
+            self._invalidate()
+
+    async def choose(
+        self, title: str, options: list[str], *, current: int | None = None, query: str = ""
+    ) -> int | None:
+        """An arrow-key picker over ``options`` drawn above the input; the input filters it."""
+        self.picker = Picker(title, options, current)
+        self.set_input(query)
+        self.picker.filter(query)
+        try:
+            answer = await self._ask()
+            picked = self.picker.selected() if answer is not None else None
+        finally:
+            self.picker = None
         if answer is None:
             self.print(Text("Cancelled.", style="dim"))
-            return None
-        if answer.isdigit() and 1 <= int(answer) <= len(options):
-            return int(answer) - 1
-        hits = [i for i, o in enumerate(options) if answer.lower() in o.lower()]
-        if len(hits) == 1:
-            return hits[0]
-        self.print(Text(f"'{answer}' is not one of the choices.", style="red"))
-        return None
+        return picked
+
+    async def ask_secret(self, prompt: str) -> str | None:
+        """A line typed with echo off and kept out of the history (an API key)."""
+        self._secret = prompt
+        self.prompt.is_password = True
+        try:
+            return await self._ask()
+        finally:
+            self._secret = None
+            self.prompt.is_password = False
+            self.prompt.default_buffer.reset()
+
+    def session_switched(self, *, show_history: bool) -> None:
+        """Footer figures follow the session now shown; ``show_history`` prints where it stands."""
+        messages = self.session.agent.messages
+        self.footer.load(messages)
+        self.footer.session_name = self.session.name
+        if show_history and messages:
+            for item in render.history(messages, limit=_HISTORY_SHOWN):
+                self.print(item)
+        self._invalidate()
+
+    def cycle_model(self, step: int) -> None:
+        """Ctrl+P / Shift+Ctrl+P."""
+        if self.working:
+            self.print(Text("The model changes once the agent is idle (or press Escape to stop it).", style="yellow"))
+            return
+        cycle_model(self, step)
+
+    def picking(self) -> bool:
+        return self.picker is not None
+
+    def picker_move(self, step: int) -> None:
+        if self.picker is not None:
+            self.picker.move(step)
+            self._invalidate()
 
     # -- state -------------------------------------------------------------------------------
     @property
@@ -208,7 +236,13 @@ class Repl:
     def _command_names(self) -> list[tuple[str, str]]:
         return [(n, c.description) for n, c in self._commands.items()]
 
+    def _on_text_changed(self, buffer: object) -> None:
+        if self.picker is not None:
+            self.picker.filter(self.prompt.default_buffer.text)
+
     def _completing(self) -> bool:
+        if self.picker is not None or self._secret is not None:
+            return False
         doc = self.prompt.default_buffer.document
         text = doc.text_before_cursor
         return (text.startswith("/") and " " not in text) or doc.get_word_before_cursor(WORD=True).startswith("@")
@@ -219,54 +253,27 @@ class Repl:
 
     # -- the layout around the input ---------------------------------------------------------
     def _message(self) -> StyleAndTextTuples:
-        """Everything above the input: the live area, the queues, a hint, the rule."""
-        app = self.prompt.app
-        size = app.output.get_size()
-        width = max(20, size.columns)
-        queue = self._queue_fragments(width)
-        hint: StyleAndTextTuples = []
-        if self._hint is not None:
+        """Everything above the input (:func:`~opi_cli.cli.prompt_area.prompt_area`)."""
+        size = self.prompt.app.output.get_size()
+        hint = self._secret
+        if hint is None and self._hint is not None:
             text, until = self._hint
             if time.monotonic() < until:
-                hint = [("class:hint", text + "\n")]
+                hint = text
             else:
                 self._hint = None
-        ask = self.dialog.fragments(width)
-        # the whole app must fit on the screen, or its top would scroll into the history
-        reserved = 4 + self.prompt.default_buffer.document.line_count + len(queue) + len(hint) + len(ask)
-        if self._completing():
-            reserved += 6
-        budget = max(1, size.rows - reserved)
-        live = self.view.render_live(width - 1, budget, color=self.color)
-        if self.printer.pending:  # committed but not printed yet: keep it visible meanwhile
-            lines = render_ansi(self.printer.pending, width - 1, color=self.color).rstrip("\n").split("\n")
-            if live:
-                lines += live.split("\n")
-            live = "\n".join(lines[-budget:])
-        frags: StyleAndTextTuples = []
-        if live:
-            frags.extend(to_formatted_text(ANSI(live)))
-            frags.append(("", "\n"))
-        frags.extend(ask)
-        frags.extend(queue)
-        frags.extend(hint)
-        level = self.session.agent.thinking_level
-        bash = self.prompt.default_buffer.text.startswith("!")
-        color = "#5faf5f" if bash else _RULE_COLORS.get(level, "#5f5f5f")
-        frags.append((f"fg:{color}", self._rule * width + "\n"))
-        frags.append(("class:prompt", self._arrow))
-        return frags
-
-    def _queue_fragments(self, width: int) -> StyleAndTextTuples:
         steering, follow = self.session.agent.queued_texts()
-        out: StyleAndTextTuples = []
-        for label, texts in (("Steering", steering), ("Follow-up", follow)):
-            for t in texts:
-                line = f"{label}: {t.splitlines()[0] if t else ''}"
-                out.append(("class:queue", _fit(line, width) + "\n"))
-        if out:
-            out.append(("class:queue", f"{self._hook} alt+up to edit all queued messages\n"))
-        return out
+        buffer = self.prompt.default_buffer
+        return prompt_area(AreaParts(
+            columns=size.columns, rows=size.rows,
+            live=lambda width, lines: self.view.render_live(width, lines, color=self.color),
+            pending=self.printer.pending,
+            queue=queue_fragments(steering, follow, max(20, size.columns), self._glyphs),
+            hint=hint, picker=self.picker, ask=self.dialog.fragments(max(20, size.columns)),
+            input_lines=buffer.document.line_count,
+            completing=self._completing(), thinking_level=self.session.agent.thinking_level,
+            bash=buffer.text.startswith("!"), glyphs=self._glyphs, color=self.color,
+        ))
 
     def _toolbar(self) -> StyleAndTextTuples:
         width = self.prompt.app.output.get_size().columns
@@ -279,7 +286,7 @@ class Repl:
     def _on_event(self, ev: AgentEvent) -> None:
         self.view.handle(ev)
         if isinstance(ev, MessageEnd) and isinstance(ev.message, AssistantMessage):
-            self.footer.add_usage(ev.message.usage)
+            self.footer.add_usage(ev.message.usage, f"{ev.message.provider}/{ev.message.model}")
         elif isinstance(ev, SessionInfoChanged):
             self.footer.session_name = ev.name
         self._invalidate()
@@ -295,6 +302,8 @@ class Repl:
         buf = self.prompt.default_buffer
         text = buf.text
         if self._choice is not None and not self._choice.done():
+            if self.picker is not None and self.picker.selected() is None:
+                return  # nothing matches the filter: keep typing or press Escape
             buf.reset()
             self._choice.set_result(text.strip())
             return
@@ -303,12 +312,15 @@ class Repl:
             return
         if not text.strip():
             return
-        buf.append_to_history()
+        buf.append_to_history()  # (a hidden input never gets here: _choice takes it above)
         buf.reset()
         self._dispatch(text.strip(), follow_up=follow_up)
 
     def _dispatch(self, text: str, *, follow_up: bool) -> None:
         parsed = parse_command(text)
+        cmd = self._commands.get(parsed[0]) if parsed is not None else None
+        if parsed is not None and cmd is not None and cmd.expand is not None:
+            text, parsed = cmd.expand(parsed[1]), None  # a prompt template or a skill: sent as a prompt
         if parsed is not None:
             self._run_command(*parsed)
             return
@@ -317,7 +329,7 @@ class Repl:
             if busy:
                 self.print(Text("Wait until the agent is idle (or press Escape) to run a shell command.", style="yellow"))
                 return
-            self._side_task = asyncio.get_running_loop().create_task(self._run_bang(text))
+            self._side_task = asyncio.get_running_loop().create_task(self._guard(self._run_bang(text)))
             return
         if self.working:
             (self.session.follow_up if follow_up else self.session.steer)(text)
@@ -331,7 +343,7 @@ class Repl:
         cmd = self._commands.get(name)
         if cmd is None:
             near = close_matches(name, sorted(self._commands))
-            hint = f" Did you mean: {', '.join('/' + n for n in near)}?" if near else ""
+            hint = f" Did you mean {' or '.join('/' + n for n in near[:3])}?" if near else ""
             self.print(Text(f"Unknown command /{name}.{hint} (/help lists them; not sent to the model)", style="yellow"))
             return
         if self.working and not cmd.while_running:
@@ -381,20 +393,18 @@ class Repl:
             return
         self._shell = AbortController()
         self.view.working = True
-        self.print(Text.assemble(("$ ", "bold green"), (command, "bold")))
 
         def progress(tail: str) -> None:
             self.view.shell_output(command, tail)
             self._invalidate()
 
         try:
-            msg = await run_shell(command, str(self.settings.cwd), self._shell.signal, progress)
+            msg = await run_shell(command, str(self.settings.cwd), self._shell.signal, progress, self.rt.shell_env)
         finally:
             self._shell = None
             self.view.working = False
             self.view.shell_output(command, None)
-        self.print(render.tool_box("bash", {"command": command}, output=msg.output,
-                                   state="error" if msg.cancelled or msg.exit_code else "done"))
+        self.view.end_shell(command, msg.output, failed=bool(msg.cancelled or msg.exit_code))
         if msg.cancelled:
             self.print(render.error_line("Command cancelled"))
         elif msg.exit_code:
@@ -405,12 +415,19 @@ class Repl:
 
     def interrupt(self, *, ctrl_c: bool) -> None:
         if self._choice is not None and not self._choice.done():
+            self.prompt.default_buffer.reset()  # the filter or a half-typed key goes too
             self._choice.set_result(None)
             return
         if self.dialog.active:
             self.dialog.cancel()
+        now = time.monotonic()
+        twice = ctrl_c and now - self._last_ctrl_c < _DOUBLE_CTRL_C
         if self.working or self._shell is not None:
             self._abort()
+            if twice:  # a second Ctrl+C quits even while the abort is still settling
+                self.quit()
+            elif ctrl_c:
+                self._arm_quit(now)
             return
         if self._side_task is not None and not self._side_task.done():
             self.session.abort("Cancelled by the user")  # e.g. a /compact in progress
@@ -422,10 +439,12 @@ class Repl:
         if buf.text:
             buf.reset()
             return
-        now = time.monotonic()
-        if now - self._last_ctrl_c < _DOUBLE_CTRL_C:
+        if twice:
             self.quit()
             return
+        self._arm_quit(now)
+
+    def _arm_quit(self, now: float) -> None:
         self._last_ctrl_c = now
         self._hint = ("Press ctrl+c again to exit", now + _DOUBLE_CTRL_C)
         self._invalidate()
@@ -491,59 +510,84 @@ class Repl:
         m = self.session.agent.model
         home = self.footer.home
         where = tilde(Path(self.session.session_file), home) if self.session.session_file else "not saved"
-        self.console.print(Text.assemble((f"opi {__version__}", "bold"), "  ", (m.ref, "cyan"), "  ",
-                                         tilde(self.settings.cwd, home)))
-        self.console.print(Text(f"session {self.session.session_id[:8]}  {where}", style="dim"))
+        lines: list[RenderableType] = [
+            Text.assemble((f"opi {__version__}", "bold"), "  ", (m.ref, "cyan"), "  ", tilde(self.settings.cwd, home)),
+            Text(f"session {self.session.session_id[:8]}  {where}", style="dim"),
+        ]
         trust = self.rt.trust
         if trust is not None:
             notice = trust.notice or (trust.sandbox.describe() if trust.sandbox is not None else None)
-            mode = trust.mode
-            self.console.print(Text(f"approval: {mode}" + (f" · {notice}" if notice else ""),
-                                    style="yellow" if trust.notice else "dim"))
-        self.console.print(Text(
+            lines.append(Text(f"approval: {trust.mode}" + (f" · {notice}" if notice else ""),
+                              style="yellow" if trust.notice else "dim"))
+        lines.append(Text(
             f"escape to interrupt · ctrl+c twice to exit · enter while working steers · alt+enter or "
-            f"{FOLLOW_UP_KEY} queues a follow-up · / for commands · ! to run bash · /hotkeys for more",
+            f"{FOLLOW_UP_KEY} queues a follow-up · / for commands · ! to run bash · /help for more",
             style="dim",
         ))
+        self.printer.print_now(lines)
 
     async def run(self, initial: list[tuple[str, list[ImageContent]]]) -> int:
         """Run until the user quits; returns the exit code."""
         self.banner()
         if self.rt.mcp is not None:
             self.rt.mcp.attach(self)
+        show_notices(self, self.rt.custom)
         if self.session.agent.messages:  # a resumed session: show where it left off
             self.printer.print_now(render.history(self.session.agent.messages))
         unsubscribe = self.session.subscribe(self._on_event)
         loop = asyncio.get_running_loop()
         handled: list[int] = []
-        for sig, fn in ((signal.SIGINT, self._on_sigint), (signal.SIGTERM, self.quit), (signal.SIGHUP, self.quit)):
-            try:
-                loop.add_signal_handler(sig, fn)
-                handled.append(sig)
-            except (NotImplementedError, RuntimeError, ValueError):
-                pass
+        try:
+            loop.add_signal_handler(signal.SIGINT, self._on_sigint)
+            handled.append(signal.SIGINT)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
+        restore_exit_signals = install_exit_signals(self._terminate)
         ticker = loop.create_task(self._ticker())
         if initial:
-            self._start(initial)
+            self._start(expand_initial(self._commands, initial))
         try:
             while not self._quitting:
                 try:
                     await self.prompt.prompt_async(handle_sigint=False)
                 except (EOFError, KeyboardInterrupt):
                     self._quitting = True
+                except OSError:  # the terminal went away (SIGHUP follows, or already came)
+                    self._quitting = True
         finally:
             await self._shutdown(ticker, handled, unsubscribe)
-        return 0
+            restore_exit_signals()
+        return self._exit_code
+
+    def _on_resize(self) -> None:
+        """SIGWINCH (or a size change seen by polling): redraw once the size has settled."""
+        if self._resize_task is not None and not self._resize_task.done():
+            self._resize_task.cancel()
+        self._resize_task = asyncio.get_running_loop().create_task(self._redraw_after_resize())
+
+    async def _redraw_after_resize(self) -> None:
+        await asyncio.sleep(_RESIZE_SETTLE)  # a dragged window edge sends many sizes
+        self._resize_task = None  # from here on a new resize waits for this redraw
+        await self.printer.redraw()
 
     def _on_sigint(self) -> None:
-        if self.working or self._shell is not None:
-            self._abort()
+        """An outside SIGINT (``kill -INT``) acts as Ctrl+C does."""
+        self.interrupt(ctrl_c=True)
+
+    def _terminate(self, code: int) -> None:
+        """SIGTERM/SIGHUP: abort what runs (killing tools' process groups) and leave with ``code``."""
+        self._exit_code = code
+        if self.dialog.active:  # a pending permission question must not hold the exit
+            self.dialog.cancel()
+        self.quit_if_empty()
 
     async def _shutdown(self, ticker: asyncio.Task[None], handled: list[int], unsubscribe: object) -> None:
         loop = asyncio.get_running_loop()
         for sig in handled:
             loop.remove_signal_handler(sig)
         ticker.cancel()
+        if self._resize_task is not None:
+            self._resize_task.cancel()
         if self.working or self._shell is not None:
             self._abort()
         for task in (self._agent_task, self._side_task):
@@ -558,10 +602,6 @@ class Repl:
             unsubscribe()
 
 
-def _fit(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
-
-
 def _console(settings: Settings) -> tuple[Console, bool]:
     reconfigure = getattr(sys.stdout, "reconfigure", None)
     if callable(reconfigure):
@@ -570,12 +610,17 @@ def _console(settings: Settings) -> tuple[Console, bool]:
         except (ValueError, OSError):
             pass
     no_color = "NO_COLOR" in settings.env
-    return Console(file=sys.stdout, no_color=no_color, emoji=False, highlight=False), not no_color
+    # the terminal's own size, always: an exported COLUMNS/LINES would pin rich to a width
+    # that is wrong as soon as the window is resized
+    environ = {k: v for k, v in settings.env.items() if k not in ("COLUMNS", "LINES")}
+    console = Console(file=sys.stdout, no_color=no_color, emoji=False, highlight=False, _environ=environ)
+    return console, not no_color
 
 
 async def run_repl(opts: RunOptions, settings: Settings) -> int:
     """``opi chat``: build the runtime, send the MESSAGE arguments in turn, then read input."""
-    prompts = prepare_prompts(opts.messages, None, settings.cwd)
+    await ask_project_trust(settings)
+    prompts = prepare_prompts(opts.messages, None, settings.cwd, then=opts.then)
     rt = await build_runtime(opts, settings)
     try:
         console, color = _console(settings)

@@ -32,6 +32,7 @@ from opi_cli.cli.rpc_schema import command_validator
 from opi_cli.cli.runtime import Runtime
 from opi_cli.cli.stdin_lines import MAX_LINE, LineReader, TooLong
 from opi_cli.errors import OpiError
+from opi_cli.session.session_hooks import PromptBlocked
 
 __all__ = ["RpcServer", "run_rpc"]
 
@@ -70,6 +71,8 @@ class RpcServer:
     async def _run(self, text: str, images: list[ImageContent]) -> None:
         try:
             await self.session.prompt(text, images)
+        except PromptBlocked as exc:  # a UserPromptSubmit hook said no
+            sys.stderr.write(f"opi: {exc}\n")
         except Exception as exc:  # the loop reports failures as messages: this is a bug's last stop
             sys.stderr.write(f"opi: the run failed: {type(exc).__name__}: {exc}\n")
 

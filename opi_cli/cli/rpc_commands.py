@@ -77,7 +77,7 @@ def _images(cmd: Command) -> list[ImageContent]:
 
 
 def _queue(srv: RpcServer, kind: Literal["steer", "follow_up"], cmd: Command) -> None:
-    message = user_message(str(cmd["message"]), _images(cmd))
+    message = user_message(srv.rt.expand(str(cmd["message"])), _images(cmd))
     agent = srv.session.agent
     (agent.steer if kind == "steer" else agent.follow_up)(message)
 
@@ -87,7 +87,7 @@ def _queue(srv: RpcServer, kind: Literal["steer", "follow_up"], cmd: Command) ->
 
 async def _prompt(srv: RpcServer, cmd: Command) -> JsonValue:
     images = _images(cmd)
-    text = str(cmd["message"])
+    text = srv.rt.expand(str(cmd["message"]))  # /template args, /skill:name
     if not text.strip() and not images:
         raise CommandError("prompt needs a non-empty message (or images).")
     if not srv.streaming:
@@ -247,7 +247,7 @@ async def _bash(srv: RpcServer, cmd: Command) -> JsonValue:
         raise CommandError("A bash command is already running: wait for its answer, or send abort_bash.")
     controller = srv.bash = AbortController()
     try:
-        msg = await run_shell(command, str(srv.rt.settings.cwd), controller.signal, lambda _tail: None)
+        msg = await run_shell(command, str(srv.rt.settings.cwd), controller.signal, lambda _tail: None, srv.rt.shell_env)
     finally:
         srv.bash = None
     async with srv.serial:  # the context changes only between runs

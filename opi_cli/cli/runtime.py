@@ -8,10 +8,13 @@ that says what to set.
 from __future__ import annotations
 
 import base64
+import contextlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from opi_cli._util.redact import mask_dsn
 from opi_cli.agent.agent import Agent, AgentOptions
 from opi_cli.agent.loop import RetrySettings
 from opi_cli.agent.tool import Tool
@@ -29,9 +32,13 @@ from opi_cli.ai.resolve import (
 )
 from opi_cli.ai.stream import ApiProvider
 from opi_cli.ai.types import THINKING_LEVELS, ImageContent, ThinkingLevel
+from opi_cli.cli.customize import Customization, load_customization
+from opi_cli.cli.http_settings import http_timeouts
+from opi_cli.cli.login import first_run_help
 from opi_cli.cli.mcp_start import REFERENCE, start_mcp
 from opi_cli.cli.options import RunOptions
 from opi_cli.cli.settings import Settings
+from opi_cli.cli.shell_policy import shell_env
 from opi_cli.cli.system_prompt import SystemPromptInputs, build_system_prompt, text_or_file
 from opi_cli.cli.trust import Trust, build_trust, check_trust_settings
 from opi_cli.errors import OpiError, UsageError
@@ -41,7 +48,7 @@ from opi_cli.session.factory import create_agent_session
 from opi_cli.session.store import SessionStore
 from opi_cli.session.stores import JsonlStore, MemoryStore
 from opi_cli.session.writer import SessionWriter
-from opi_cli.tools import ALL_TOOLS, DEFAULT_TOOLS, create_builtin_tools
+from opi_cli.tools import ALL_TOOLS, DEFAULT_TOOLS, LocalShellOps, create_builtin_tools
 
 if TYPE_CHECKING:
     from opi_cli.cli.mcp_runtime import McpHost
@@ -67,6 +74,19 @@ class Runtime:
     store: SessionStore | None = None
     trust: Trust | None = None
     mcp: McpHost | None = None
+    custom: Customization | None = None  # skills, templates, settings hooks, extensions
+    shell_env: dict[str, str] | None = None  # the environment of commands (bash tool, !cmd)
+
+    def expand(self, text: str) -> str:
+        """``/template args`` and ``/skill:name args`` as the prompt they stand for (other text as is)."""
+        return self.custom.prompts.expand(text) if self.custom is not None else text
+
+    def show_notices_on_stderr(self) -> None:
+        """Headless modes: what customization has to say goes to stderr, one line each."""
+        if self.custom is not None:
+            from opi_cli.cli.customize import stderr_notice
+
+            self.custom.set_notify(stderr_notice)
 
     async def aclose(self) -> None:
         """Close the session (sync + unlock), the store and the HTTP client."""
@@ -108,8 +128,8 @@ def _compaction(settings: Settings) -> CompactionSettings:
     )
 
 
-def select_tools(opts: RunOptions, cwd: Path, model: Model) -> dict[str, Tool]:
-    """The active built-in tools from ``--tools`` / ``--no-tools``.
+def select_tools(opts: RunOptions, cwd: Path, model: Model, env: dict[str, str] | None = None) -> dict[str, Tool]:
+    """The active built-in tools from ``--tools`` / ``--no-tools``; their commands get ``env``.
 
     Raises:
         UsageError: an unknown tool name (the message lists the known ones).
@@ -127,8 +147,10 @@ def select_tools(opts: RunOptions, cwd: Path, model: Model) -> dict[str, Tool]:
         names = []
     else:
         names = list(DEFAULT_TOOLS)
-    available = create_builtin_tools(str(cwd), supports_images=model.supports_images, edit_needs_read="read" in names,
-                                     names=names)
+    available = create_builtin_tools(
+        str(cwd), supports_images=model.supports_images, edit_needs_read="read" in names, shell_ops=LocalShellOps(env),
+        names=names,
+    )
     return {n: available[n] for n in names}
 
 
@@ -151,15 +173,15 @@ async def _choose_model(opts: RunOptions, settings: Settings, registry: ModelReg
     )
     try:
         return resolve_model(registry, query, env=settings.env)
-    except NoModelError:
+    except NoModelError as exc:
         found = await detect_local_server(_probe)
         if found is None:
-            raise
+            raise NoModelError(first_run_help(registry)) from exc
         from opi_cli.ai.http import list_model_ids
 
         ids = await list_model_ids(found.base_url)
         if not ids:
-            raise
+            raise NoModelError(first_run_help(registry)) from exc
         return registry.unknown_model(found.provider, ids[0], base_url=found.base_url), None
 
 
@@ -179,7 +201,8 @@ async def open_store(opts: RunOptions, settings: Settings) -> SessionStore:
         return MemoryStore()
     if opts.store:
         if not opts.store.startswith(("postgresql://", "postgres://")):
-            raise UsageError(f"Unsupported --store {opts.store!r}: use postgresql://... (JSONL files are the default).")
+            shown = mask_dsn(opts.store, opts.store)
+            raise UsageError(f"Unsupported --store {shown!r}: use postgresql://... (JSONL files are the default).")
         from opi_cli.session.stores.postgres import PostgresStore
 
         return await PostgresStore.connect(opts.store)
@@ -202,6 +225,7 @@ async def open_writer(opts: RunOptions, store: SessionStore, cwd: str) -> tuple[
 async def build_runtime(opts: RunOptions, settings: Settings) -> Runtime:
     """Everything a run needs, or a ConfigError/UsageError saying what is wrong."""
     check_trust_settings(opts, settings)  # a bad --approval is reported before a missing key
+    http_timeouts(settings, opts.timeout)  # a bad --timeout stops the run before any file is made
     registry = ModelRegistry.load(settings.models_json)
     store = await open_store(opts, settings)
     try:
@@ -238,6 +262,9 @@ async def _build(opts: RunOptions, settings: Settings, registry: ModelRegistry, 
         return await _assemble(opts, settings, registry, store, writer, is_new, ctx, model, suffix)
     except BaseException:
         await writer.close()
+        if is_new:  # a start that failed leaves no empty session behind
+            with contextlib.suppress(OpiError, OSError):
+                await store.delete(writer.location)
         raise
 
 
@@ -249,9 +276,13 @@ async def _assemble(
     saved_level = parse_thinking_level(ctx.thinking_level) if ctx is not None and ctx.thinking_level else None
     thinking = _thinking(opts, settings, suffix or saved_level, model)
     cwd = settings.cwd
-    tools = select_tools(opts, cwd, model)
+    commands_env = shell_env(settings, registry)
+    tools = select_tools(opts, cwd, model, commands_env)
+    path = writer.handle.path
+    custom = load_customization(settings, set(tools), writer_ids=(writer.session_id, str(path) if path else None))
+    tools.update({t.name: t for t in custom.tools})
     trust = await build_trust(opts, settings, tools, interactive=bool(opts.interactive), persistent=not opts.no_session)
-    appended = [t for t in (text_or_file(a, cwd) for a in opts.append_system_prompt) if t]
+    appended = [t for t in (text_or_file(a, cwd, option="--append-system-prompt") for a in opts.append_system_prompt) if t]
     prompt = build_system_prompt(
         SystemPromptInputs(
             cwd=cwd,
@@ -259,6 +290,7 @@ async def _assemble(
             tools=[(name, str(getattr(tool, "prompt_snippet", "") or "")) for name, tool in tools.items()],
             custom_prompt=text_or_file(opts.system_prompt, cwd),
             append_prompt="\n\n".join(appended) if appended else None,
+            skills=custom.skill_entries(),
         )
     )
     from opi_cli.ai.http import make_client
@@ -275,16 +307,22 @@ async def _assemble(
             max_turns=opts.max_turns,
             steering_mode=settings.get("steeringMode", "one-at-a-time"),
             follow_up_mode=settings.get("followUpMode", "one-at-a-time"),
-            stream_options=StreamOptions(api_key=api_key, client=client, session_id=writer.session_id),
+            stream_options=StreamOptions(
+                api_key=api_key, client=client, session_id=writer.session_id,
+                timeouts=http_timeouts(settings, opts.timeout), key_endpoint=model.base_url if api_key else None,
+            ),
             messages=list(ctx.messages) if ctx is not None else [],
-            hooks=trust.hooks(),
+            hooks=custom.agent_hooks(trust.hooks()),  # the permission gate first: a denied call runs no hook
         )
     )
     mcp = None if opts.no_tools else start_mcp(settings, agent)  # None when no MCP server is configured
-    session = await create_agent_session(agent, writer, record_settings=is_new, compaction=_compaction(settings))
+    session = await create_agent_session(
+        agent, writer, record_settings=is_new, compaction=_compaction(settings), session_hooks=custom.session_hooks()
+    )
     trust.attach(session)
+    custom.attach(session)
     closers: list[Any] = [client, *([mcp] if mcp else [])]
-    return Runtime(settings, registry, model, session, tools, closers, store, trust, mcp)
+    return Runtime(settings, registry, model, session, tools, closers, store, trust, mcp, custom, commands_env)
 
 
 def _sniff_image(data: bytes) -> str | None:
@@ -296,17 +334,27 @@ def _sniff_image(data: bytes) -> str | None:
     return None
 
 
-def prepare_prompts(messages: list[str], stdin_text: str | None, cwd: Path) -> list[tuple[str, list[ImageContent]]]:
-    """Turn positional words into prompts: ``@path`` attaches a file to the first message,
-    stdin text (when piped) starts it. An ``@server:scheme://path`` word that is not a file
-    stays in the first message's text, for :meth:`Runtime.expand_references` (MCP resources).
+def prepare_prompts(
+    messages: list[str],
+    stdin_text: str | None,
+    cwd: Path,
+    expand: Callable[[str], str] | None = None,
+    *,
+    then: Sequence[str] = (),
+) -> list[tuple[str, list[ImageContent]]]:
+    """The prompts of one invocation: all the words form one prompt (``@path`` words attach
+    files to it, piped stdin text starts it); each ``--then`` MESSAGE is one more prompt.
+    ``expand`` rewrites the words' text, the stdin text and each ``--then`` message
+    (``/template args`` and ``/skill:name`` as the prompts they stand for). An
+    ``@server:scheme://path`` word that is not a file stays in the first prompt's text, for
+    :meth:`Runtime.expand_references` (MCP resources).
 
     Raises:
         UsageError: an attached file does not exist or cannot be read.
     """
     prefix = ""
     images: list[ImageContent] = []
-    texts: list[str] = []
+    words: list[str] = []
     for word in messages:
         if word.startswith("@") and len(word) > 1:
             path = Path(word[1:]).expanduser()
@@ -330,13 +378,15 @@ def prepare_prompts(messages: list[str], stdin_text: str | None, cwd: Path) -> l
                 text = data.decode("utf-8", errors="replace")
                 prefix += f'<file name="{path}">\n{text}\n</file>\n'
             continue
-        texts.append(word)
-    first = (stdin_text.strip() + "\n\n" if stdin_text and stdin_text.strip() else "") + prefix
-    if not texts:
-        if not first.strip() and not images:
-            return []
-        return [(first.rstrip("\n"), images)]
-    out: list[tuple[str, list[ImageContent]]] = [(first + texts[0], images)]
-    out += [(t, []) for t in texts[1:]]
-    return out
+        words.append(word)
+    def expanded(text: str) -> str:
+        return expand(text) if expand is not None else text
 
+    said = " ".join(words)
+    stdin = expanded(stdin_text.strip()) if stdin_text and stdin_text.strip() else ""
+    first = (stdin + "\n\n" if stdin else "") + prefix + (expanded(said) if said else "")
+    out: list[tuple[str, list[ImageContent]]] = []
+    if first.strip() or images:
+        out.append((first.rstrip("\n") if not words else first, images))
+    out += [(expanded(t), []) for t in then if t.strip()]
+    return out

@@ -13,9 +13,10 @@ from opi_cli._util.jsonio import dumps
 from opi_cli.cli.failures import output_error
 from opi_cli.cli.options import RunOptions
 from opi_cli.cli.runtime import open_store
+from opi_cli.cli.secrets import known_secrets
 from opi_cli.cli.settings import Settings
-from opi_cli.errors import UsageError
-from opi_cli.session import check, export_html, export_markdown, repair
+from opi_cli.errors import SessionError, UsageError
+from opi_cli.session import JsonlStore, check, export_html, export_markdown, looks_like_path, repair
 from opi_cli.session.doctor import require_session
 from opi_cli.session.listing import SessionInfo
 from opi_cli.session.writer import SessionWriter
@@ -73,9 +74,25 @@ def list_sessions(settings: Settings, opts: RunOptions, *, all_: bool, as_json: 
     return 0
 
 
-def doctor(path: Path, *, fix: bool, console: Console) -> int:
-    if not path.is_file():
-        raise UsageError(f"No session file at {path}")
+def _session_path(settings: Settings, opts: RunOptions, ref: str) -> Path:
+    """The file of session ``ref``: a path, or an id prefix as ``resume`` and ``export`` take it."""
+    if looks_like_path(ref):
+        path = Path(ref).expanduser()
+        if not path.is_file():
+            raise UsageError(f"No session file at {path}")
+        return path
+    if opts.store:
+        raise UsageError("`opi sessions doctor` checks session files: give the file's path.")
+    session_dir = Path(opts.session_dir).expanduser() if opts.session_dir else None
+    try:
+        return JsonlStore(settings.sessions_dir, session_dir=session_dir).resolve(ref, cwd=str(settings.cwd))
+    except SessionError as exc:
+        raise UsageError(f"No session file matches {ref!r} (give a path, or an id prefix from `opi sessions`).") from exc
+
+
+def doctor(settings: Settings, opts: RunOptions, ref: str, *, fix: bool, console: Console) -> int:
+    """``opi sessions doctor SESSION [--repair]``; SESSION is a path or an id prefix."""
+    path = _session_path(settings, opts, ref)
     report = check(path)
     require_session(report)
     if report.ok:
@@ -118,7 +135,7 @@ def export_session(settings: Settings, opts: RunOptions, ref: str, out: str | No
     else:
         raise UsageError(f"Export to {target.name}: use a .html or .md file name.")
     try:
-        target.write_text(text, encoding="utf-8")
+        target.write_text(known_secrets(settings).redact(text), encoding="utf-8")
     except OSError as exc:
         raise output_error(exc, target) from exc
     console.print(f"Exported {len(entries)} entries to {target}")

@@ -18,6 +18,17 @@ __all__ = ["SETTINGS_PROPERTIES", "settings_schema"]
 _QUEUE_MODE: dict[str, Any] = {"enum": ["one-at-a-time", "all"]}
 _COUNT: dict[str, Any] = {"type": "integer", "minimum": 0}
 _MILLISECONDS: dict[str, Any] = {"type": "number", "minimum": 0}
+_HOOK_HANDLER: dict[str, Any] = {
+    "type": "object",
+    "properties": {"type": {"type": "string"}, "command": {"type": "string"},
+                   "timeout": {"type": "number", "exclusiveMinimum": 0}},
+}
+_HOOK_MATCHER: dict[str, Any] = {
+    "type": "object",
+    "required": ["hooks"],
+    "properties": {"matcher": {"type": "string"}, "hooks": {"type": "array", "items": _HOOK_HANDLER}},
+}
+_NAMES: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
 
 SETTINGS_PROPERTIES: dict[str, Any] = {
     "defaultProvider": {"type": "string"},
@@ -40,6 +51,7 @@ SETTINGS_PROPERTIES: dict[str, Any] = {
     },
     "theme": {"type": "string"},
     "hideThinkingBlock": {"type": "boolean"},
+    "enabledModels": {"type": "array", "items": {"type": "string"}},  # the models Ctrl+P cycles (cli/model_cycle.py)
     # trust (docs/trust.md); the rules themselves are parsed by cli/trust.py
     "defaultApproval": {"enum": list(APPROVAL_MODES)},
     "sandbox": {"enum": list(SANDBOX_MODES)},
@@ -61,6 +73,29 @@ SETTINGS_PROPERTIES: dict[str, Any] = {
     "enableAllProjectMcpServers": {"type": "boolean"},  # read from OPI_HOME/settings.json only
     "enabledMcpjsonServers": {"type": "array", "items": {"type": "string"}},
     "disabledMcpjsonServers": {"type": "array", "items": {"type": "string"}},
+    # docs/extending.md: Claude Code's hooks shape (events opi lacks are skipped with a warning)
+    "hooks": {"type": "object", "additionalProperties": {"type": "array", "items": _HOOK_MATCHER}},
+    "allowProjectCode": {"anyOf": [{"type": "boolean"}, {"type": "array", "items": {"type": "string"}}]},
+    "http": {  # cli/http_settings.py
+        "type": "object",
+        "properties": {  # 0: no limit
+            "connectTimeoutMs": _MILLISECONDS,
+            "firstByteTimeoutMs": _MILLISECONDS,
+            "idleTimeoutMs": _MILLISECONDS,
+        },
+    },
+    "shellEnvironmentPolicy": {  # cli/shell_policy.py, after Codex's shell_environment_policy
+        "type": "object",
+        "properties": {
+            "inherit": {"enum": ["all", "core", "none"]},
+            "ignoreDefaultExcludes": {"type": "boolean"},
+            "exclude": _NAMES,
+            "set": {"type": "object", "additionalProperties": {"type": "string"}},
+            "includeOnly": _NAMES,
+            "passThrough": _NAMES,
+        },
+        "additionalProperties": False,
+    },
 }
 
 

@@ -36,6 +36,7 @@ from opi_cli.ai.types import (
 from opi_cli.cli.event_stream import EventWriter
 from opi_cli.cli.runtime import Runtime
 from opi_cli.cli.stdin_lines import LineReader, TooLong
+from opi_cli.session.session_hooks import PromptBlocked
 
 __all__ = ["ClaudeShape", "run_stream_json", "user_input"]
 
@@ -204,7 +205,9 @@ class _Runner:
         started = time.monotonic()
         self.shape.begin()
         try:
-            await self.rt.session.prompt(text, images)
+            await self.rt.session.prompt(self.rt.expand(text), images)
+        except PromptBlocked as exc:  # a UserPromptSubmit hook said no
+            sys.stderr.write(f"opi: {exc}\n")
         except Exception as exc:  # the loop reports failures as messages: this is a bug's last stop
             sys.stderr.write(f"opi: the run failed: {type(exc).__name__}: {exc}\n")
         result = self.shape.result(int((time.monotonic() - started) * 1000))

@@ -5,17 +5,30 @@ Order (reference/pi.md §9.2): the base prompt is ``--system-prompt`` (text or f
 the active tools and guidelines chosen from them. Then the append text
 (``--append-system-prompt``, else ``.opi/APPEND_SYSTEM.md``, else ``OPI_HOME/APPEND_SYSTEM.md``),
 then ``# Project Context`` with ``OPI_HOME/AGENTS.md`` and one ``AGENTS.md`` (or ``CLAUDE.md``)
-per folder from ``/`` down to the cwd, then the date and the cwd.
+per folder from ``/`` down to the cwd, then the skills (name, description and location
+only, when the ``read`` tool is active: the model reads a skill's file when a task matches),
+then the date and the cwd.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-__all__ = ["ContextFile", "SystemPromptInputs", "build_system_prompt", "find_context_files", "text_or_file"]
+from opi_cli.errors import UsageError
+
+__all__ = [
+    "ContextFile",
+    "SystemPromptInputs",
+    "build_system_prompt",
+    "find_context_files",
+    "looks_like_file",
+    "skills_block",
+    "text_or_file",
+]
 
 _DEFAULT_SNIPPETS = {
     "read": "Read file contents",
@@ -43,20 +56,40 @@ class SystemPromptInputs:
     append_prompt: str | None = None  # --append-system-prompt
     today: date | None = None
     context_files: Sequence[ContextFile] | None = None
+    skills: Sequence[tuple[str, str, str]] = ()  # (name, description, SKILL.md path)
 
 
-def text_or_file(value: str | None, cwd: Path) -> str | None:
-    """An option that is either literal text or the path of a file holding it."""
+_FILE_LIKE = re.compile(r"^(~|\.{1,2}/|/)|/|\.[A-Za-z0-9]{1,8}$")
+
+
+def looks_like_file(value: str) -> bool:
+    """Whether ``value`` reads as a file name: one word with a folder part or an extension."""
+    return bool(value) and not any(ch.isspace() for ch in value) and bool(_FILE_LIKE.search(value))
+
+
+def text_or_file(value: str | None, cwd: Path, *, option: str = "--system-prompt") -> str | None:
+    """An option that is either literal text or the path of a file holding it.
+
+    Raises:
+        UsageError: ``value`` looks like a file name (``prompt.md``, ``./x``, ``~/p``) but
+            there is no such file, or it cannot be read.
+    """
     if value is None:
         return None
     candidate = Path(value).expanduser()
     if not candidate.is_absolute():
         candidate = cwd / candidate
+    file_like = looks_like_file(value)
     try:
         if len(value) < 4096 and "\n" not in value and candidate.is_file():
             return candidate.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        pass
+    except OSError as exc:
+        if file_like:
+            raise UsageError(f"{option} {value}: cannot read {candidate}: {exc.strerror}") from exc
+    if file_like:
+        raise UsageError(
+            f"{option} {value}: no such file ({candidate}). Pass an existing file, or text with a space in it."
+        )
     return value
 
 
@@ -130,6 +163,33 @@ def _default_base(tools: Sequence[tuple[str, str]]) -> str:
     return "\n".join(lines)
 
 
+def _xml(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def skills_block(skills: Sequence[tuple[str, str, str]]) -> str:
+    """The skills section: what each skill is for and where its instructions are."""
+    lines = [
+        "# Skills",
+        "",
+        "Skills are folders of instructions (and sometimes scripts) for particular tasks. When a task "
+        "matches a skill's description, first read its SKILL.md with the read tool at the location "
+        "given, then follow it. Paths inside a skill are relative to the folder of its SKILL.md.",
+        "",
+        "<available_skills>",
+    ]
+    for name, description, location in skills:
+        lines += [
+            "  <skill>",
+            f"    <name>{_xml(name)}</name>",
+            f"    <description>{_xml(description)}</description>",
+            f"    <location>{_xml(location)}</location>",
+            "  </skill>",
+        ]
+    lines.append("</available_skills>")
+    return "\n".join(lines)
+
+
 def build_system_prompt(inp: SystemPromptInputs) -> str:
     """The full system prompt for one run (see the module docstring for the order)."""
     base = inp.custom_prompt
@@ -149,6 +209,8 @@ def build_system_prompt(inp: SystemPromptInputs) -> str:
         for f in files:
             ctx += [f"## {f.path}", "", f.content.rstrip(), ""]
         parts.append("\n".join(ctx).rstrip())
+    if inp.skills and any(name == "read" for name, _ in inp.tools):
+        parts.append(skills_block(inp.skills))
     today = (inp.today or date.today()).isoformat()
     parts.append(f"Current date: {today}\nCurrent working directory: {inp.cwd}")
     return "\n\n".join(parts)

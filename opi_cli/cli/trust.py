@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from opi_cli._util.atomic import write_atomic
+from opi_cli._util.atomic import replace_file
 from opi_cli.agent.cost_ceiling import CostCeiling
 from opi_cli.agent.hooks import AgentHooks, compose_hooks
 from opi_cli.agent.tool import Tool
@@ -154,8 +154,7 @@ def save_allow_rules(cwd: Path, texts: tuple[str, ...]) -> Path:
         raise ConfigError(f"{path}: permissions.allow is not a list; the rule was not saved")
     allow = perms["allow"]
     allow.extend(t for t in texts if t not in allow)
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    write_atomic(path, (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8"), mode=mode)
+    replace_file(str(path), (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
     return path
 
 
@@ -204,7 +203,9 @@ async def _sandbox_bash(mode: SandboxMode, cwd: str, tools: dict[str, Tool]) -> 
     from opi_cli.tools.sandbox import SandboxedShellOps, probe_sandbox, temp_dirs
 
     status = await probe_sandbox(mode, cwd)
-    shell = SandboxedShellOps(LocalShellOps(), status, cwd=cwd, writable=temp_dirs())
+    current = tools["bash"]  # its process seam carries the commands' environment (no secrets)
+    inner = current.shell_ops if isinstance(current, BashTool) else LocalShellOps()
+    shell = SandboxedShellOps(inner, status, cwd=cwd, writable=temp_dirs())
     tools["bash"] = BashTool(cwd, LocalFileOps(), shell)
     return status
 

@@ -51,11 +51,13 @@ from opi_cli.session.conversations import (
     store_conversation,
 )
 from opi_cli.session.factory import create_agent_session
+from opi_cli.session.session_hooks import SessionHooks
 from opi_cli.session.store import SessionStore
 from opi_cli.session.stores import MemoryStore
 from opi_cli.session.writer import SessionWriter
 
 if TYPE_CHECKING:
+    from opi_cli.hooks.runner import HookRunner
     from opi_cli.sdk.mcp import McpBinding
 
 __all__ = ["Agent", "AgentSetup", "ErrorRecordingProvider"]
@@ -90,6 +92,8 @@ class AgentSetup:
     cwd: str | None = None
     realtime: RealtimeSettings | None = None
     mcp: McpBinding | None = None
+    session_hooks: SessionHooks | None = None  # the session's hook points (with_session_hooks, settings hooks)
+    hook_runner: HookRunner | None = None  # settings hooks: told the session's id and file
 
 
 class Agent:
@@ -124,6 +128,9 @@ class Agent:
         self._fresh = False  # reset() asked for a new, empty conversation
         self._attached = False  # the session is in the persistence store (during run_with_id)
         self._realtime: RealtimeClient | None = None
+        self._starting: SessionWriter | None = None  # the session's writer while it starts
+        if setup.hook_runner is not None:
+            setup.hook_runner.bind(self._hook_ids)
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -242,15 +249,24 @@ class Agent:
         return await self._live()
 
 
+    def _hook_ids(self) -> tuple[str, str | None]:
+        """The session id and file that settings hooks are told (the starting writer's at first)."""
+        if self._session is not None:
+            return self._session.session_id, self._session.session_file
+        w = self._starting
+        return (w.session_id, str(w.handle.path) if w.handle.path else None) if w is not None else ("", None)
+
     async def _live(self) -> AgentSession:
         session = self._session
         if session is None:
+            self._starting = await self._memory_writer(self.state())
             session = await create_agent_session(
                 self.loop,
-                await self._memory_writer(self.state()),
+                self._starting,
                 record_settings=True,
                 compaction=self._setup.compaction,
                 summarizer=self._setup.summarizer,
+                session_hooks=self._setup.session_hooks,
             )
             session.subscribe(self._emit)
             self._session = session

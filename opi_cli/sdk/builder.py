@@ -42,9 +42,12 @@ from opi_cli.sdk.realtime import RealtimeSettings
 from opi_cli.sdk.tools import ToolLike, ToolRegistry
 from opi_cli.session.compaction import CompactionSettings, Summarizer
 from opi_cli.session.conversations import PersistenceStore
+from opi_cli.session.session_hooks import SessionHooks, compose_session_hooks
 from opi_cli.session.store import SessionStore
 
 if TYPE_CHECKING:
+    from opi_cli.hooks.config import HookConfig
+    from opi_cli.hooks.runner import HookRunner
     from opi_cli.mcp.config import McpServerConfig
 
 __all__ = ["AgentBuilder"]
@@ -82,6 +85,8 @@ class AgentBuilder:
         self._cwd: str | None = None
         self._mcp: list[McpServerConfig] = []
         self._mcp_timeouts = (5.0, 120.0)
+        self._session_hooks: list[SessionHooks] = []
+        self._settings_hooks: list[HookConfig] = []
 
     def with_config(self, config: Config) -> AgentBuilder:
         if not isinstance(config, Config):
@@ -155,6 +160,38 @@ class AgentBuilder:
     ) -> AgentBuilder:
         """``async fn(ctx) -> PrepareNextTurnUpdate | None``: change prompt, model, level or tools."""
         return self.with_hooks(AgentHooks(prepare_next_turn=fn))
+
+    def with_session_hooks(self, hooks: SessionHooks) -> AgentBuilder:
+        """Add the session's own hook points (start, prompt submitted, stop, before a compaction);
+        sets added earlier run first (see ``compose_session_hooks``)."""
+        if not isinstance(hooks, SessionHooks):
+            raise ConfigError(f"with_session_hooks takes a SessionHooks, not {type(hooks).__name__}")
+        self._session_hooks.append(hooks)
+        return self
+
+    def with_settings_hooks(self, hooks: Mapping[str, Any], source: str = "with_settings_hooks") -> AgentBuilder:
+        """Hooks in Claude Code's settings shape (``{"PreToolUse": [{"matcher": ..., "hooks": [...]}]}``),
+        run as the ``opi`` command runs its settings' ``hooks`` (docs/extending.md); commands
+        run in ``with_cwd``'s folder with the builder's environment. After the other hooks.
+
+        Raises:
+            ConfigError: not in that shape (the message names the entry).
+        """
+        from opi_cli.hooks.config import parse_hooks
+
+        self._settings_hooks.append(parse_hooks(dict(hooks), source))
+        return self
+
+    def _hook_runner(self) -> HookRunner | None:
+        if not self._settings_hooks:
+            return None
+        from opi_cli.hooks.config import HookConfig
+        from opi_cli.hooks.runner import HookRunner
+
+        config = HookConfig()
+        for c in self._settings_hooks:
+            config.extend(c)
+        return HookRunner(config, cwd=self._cwd or os.getcwd(), env=self._env)
 
     # -- compaction
 
@@ -291,13 +328,16 @@ class AgentBuilder:
         endpoint = resolve_endpoint(self._config, registry, self._env)
         recorder = ErrorRecordingProvider(self._provider or ApiProvider())
         tools: list[Tool] = self._tools.tools()
+        runner = self._hook_runner()
+        hooks = [*self._hooks, *([runner.agent_hooks()] if runner else [])]
+        session_hooks = [*self._session_hooks, *([runner.session_hooks()] if runner else [])]
         loop = LoopAgent(
             AgentOptions(
                 model=endpoint.model,
                 provider=recorder,
                 system_prompt=self._system_prompt,
                 tools=tools,
-                hooks=compose_hooks(*self._hooks) if self._hooks else AgentHooks(),
+                hooks=compose_hooks(*hooks) if any(h is not None for h in hooks) else AgentHooks(),
                 retry=self._retry,
                 max_turns=self._max_turns,
                 stream_options=endpoint.stream_options,
@@ -315,7 +355,9 @@ class AgentBuilder:
             wait, call = self._mcp_timeouts
             mcp = McpBinding(loop, self._mcp, self._env, startup_wait_s=wait, tool_timeout_s=call)
         setup = AgentSetup(
-            self._compaction_for(endpoint.model.context_window), self._summarizer, self._cwd, realtime, mcp
+            self._compaction_for(endpoint.model.context_window), self._summarizer, self._cwd, realtime, mcp,
+            compose_session_hooks(*session_hooks) if any(h is not None for h in session_hooks) else None,
+            runner,
         )
         return Agent(loop, recorder, setup, store=self._store)
 

@@ -59,7 +59,7 @@ class Config:
     context_window: int | None = None
 
     def with_api_key(self, api_key: str) -> Config:
-        return replace(self, api_key=api_key)
+        return replace(self, api_key=api_key.strip() or None)
 
     def with_model(self, model: str) -> Config:
         return replace(self, model=model)

@@ -53,6 +53,13 @@ from opi_cli.session.compaction import (
     should_compact,
 )
 from opi_cli.session.entries import MessageEntry, header_to_json
+from opi_cli.session.session_hooks import (
+    MAX_STOP_CONTINUES,
+    SessionHooks,
+    SessionStartSource,
+    StartContext,
+    submitted_prompt,
+)
 from opi_cli.session.writer import SessionWriter
 
 if TYPE_CHECKING:
@@ -95,6 +102,8 @@ class AgentSession:
         self._queue: asyncio.Queue[_Op] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._unsub = agent.subscribe(self._on_event)
+        self.session_hooks = SessionHooks()  # settings hooks, extensions (compose_session_hooks)
+        self._start_context = StartContext()
         user_transform = agent.options.hooks.transform_context
 
         async def before_request(messages: list[AgentMessage], signal: AbortSignal) -> list[AgentMessage]:
@@ -112,9 +121,16 @@ class AgentSession:
         record_settings: bool,
         compaction: CompactionSettings | None = None,
         summarizer: Summarizer | None = None,
+        session_hooks: SessionHooks | None = None,
     ) -> AgentSession:
-        """Bind and start the writer task; a new session records model and thinking level first."""
+        """Bind and start the writer task; a new session records model and thinking level first.
+
+        ``session_hooks`` run from here on, starting with ``session_start`` (``startup`` for
+        a new session, ``resume`` otherwise).
+        """
         session = cls(agent, writer, compaction, summarizer=summarizer)
+        if session_hooks is not None:
+            session.session_hooks = session_hooks
         session.restart_writer()
         if record_settings:
             m = agent.model
@@ -122,6 +138,7 @@ class AgentSession:
             level = agent.thinking_level
             session._enqueue(lambda: writer.append_thinking_level_change(level))
             await session.flush()
+        await session._session_start("startup" if record_settings else "resume")
         return session
 
     # -- identity
@@ -216,10 +233,34 @@ class AgentSession:
 
     # -- actions
     async def prompt(self, text: str, images: Sequence[ImageContent] = ()) -> list[AgentMessage]:
-        """Send a message; returns after the run and any compaction/retry it caused."""
+        """Send a message; returns after the run and any compaction/retry it caused.
+
+        Raises:
+            PromptBlocked: a ``user_prompt_submit`` hook refused it (nothing was sent).
+        """
+        message = await submitted_prompt(self.session_hooks, text, images)
         await self._maybe_compact("threshold", include_aborted=True)
-        added = await self.agent.prompt(text, images)
-        return added + await self._after_run()
+        added = await (self.agent.prompt(message, images) if isinstance(message, str) else self.agent.prompt(message))
+        added += await self._after_run()
+        return added + await self._stop_hooks()
+
+    async def _stop_hooks(self) -> list[AgentMessage]:
+        """Ask ``stop`` hooks before stopping; a blocking one sends its reason and goes on."""
+        added: list[AgentMessage] = []
+        for attempt in range(MAX_STOP_CONTINUES):
+            last = self.agent.last_assistant
+            if self.session_hooks.stop is None or last is None or last.stop_reason != "stop":
+                break
+            verdict = await self.session_hooks.stop(attempt > 0)
+            if verdict is None or not verdict.block:
+                break
+            added += await self.agent.prompt(f"Stop hook feedback:\n{verdict.reason or ''}".rstrip())
+            added += await self._after_run()
+        return added
+
+    async def _session_start(self, source: SessionStartSource) -> None:
+        if self.session_hooks.session_start is not None:
+            self._start_context.apply(self.agent, await self.session_hooks.session_start(source))
 
     async def _after_run(self) -> list[AgentMessage]:
         last = self.agent.last_assistant
@@ -285,6 +326,8 @@ class AgentSession:
     async def _run_compaction(
         self, reason: CompactionReason, *, will_retry: bool, focus: str | None = None
     ) -> CompactionOutcome:
+        if self.session_hooks.pre_compact is not None:
+            await self.session_hooks.pre_compact("manual" if reason == "manual" else "auto", focus)
         self._emit(CompactionStart(reason))
         async with self._compaction_lock.acquire(reason) as got:
             if not got:
@@ -299,6 +342,8 @@ class AgentSession:
         result = outcome.result.to_json() if outcome.result is not None else None
         retry = will_retry and outcome.status == "compacted"
         self._emit(CompactionEnd(reason, result, outcome.aborted, retry, outcome.message))
+        if outcome.status == "compacted":
+            await self._session_start("compact")
         return outcome
 
     async def _compact_locked(
@@ -316,6 +361,7 @@ class AgentSession:
                 reason,
                 api_key=o.stream_options.api_key,
                 signal=signal,
+                timeouts=o.stream_options.timeouts,
                 focus=focus,
                 thinking_level=o.thinking_level if o.model.reasoning else "off",
                 summarizer=self.summarizer,
@@ -390,6 +436,7 @@ class AgentSession:
             self.writer.store, cwd=self.writer.header.cwd, parent_session=parent_session
         )
         await self._replace_writer(writer, new=True)
+        await self._session_start("clear")
 
     async def list_sessions(self) -> list[tuple[str, str]]:
         return await navigation.session_choices(self.writer)
@@ -399,6 +446,7 @@ class AgentSession:
         await self.agent.wait_for_idle()
         other = await SessionWriter.open(self.writer.store, ref, cwd=self.writer.header.cwd)
         await self._replace_writer(other, new=False)
+        await self._session_start("resume")
 
     async def tree_points(self) -> list[tuple[str, str]]:
         await self.flush()

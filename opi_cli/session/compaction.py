@@ -25,6 +25,7 @@ from opi_cli._util.abort import AbortSignal
 from opi_cli.agent.messages import AgentMessage
 from opi_cli.ai.model import Model
 from opi_cli.ai.provider import Provider
+from opi_cli.ai.timeouts import DEFAULT_TIMEOUTS, HttpTimeouts
 from opi_cli.ai.types import ThinkingLevel
 from opi_cli.session.compaction_cut import (
     CHARS_PER_IMAGE,
@@ -186,6 +187,7 @@ class CompactionRequest:
         count_tokens: see :func:`summarize`.
         summarizer: writes the summary instead of the model (the fallback summary is used
             when it raises or returns nothing).
+        timeouts: the HTTP time limits of the summary requests (the session's own).
     """
 
     path: Sequence[Entry] | Callable[[], Sequence[Entry]]
@@ -199,6 +201,7 @@ class CompactionRequest:
     thinking_level: ThinkingLevel = "off"
     count_tokens: TokenCounter | None = None
     summarizer: Summarizer | None = None
+    timeouts: HttpTimeouts = DEFAULT_TIMEOUTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +267,7 @@ async def _compact_now(request: CompactionRequest) -> CompactionOutcome:
                 focus=request.focus,
                 thinking_level=request.thinking_level,
                 count_tokens=request.count_tokens,
+                timeouts=request.timeouts,
             )
     except CompactionAborted as exc:
         return CompactionOutcome("aborted", request.reason, message=exc.message)

@@ -27,6 +27,7 @@ from opi_cli.ai.events import StreamDone, StreamError
 from opi_cli.ai.history import repair_history
 from opi_cli.ai.model import Model
 from opi_cli.ai.provider import LlmContext, Provider, StreamOptions
+from opi_cli.ai.timeouts import DEFAULT_TIMEOUTS, HttpTimeouts
 from opi_cli.ai.types import (
     AssistantMessage,
     Message,
@@ -329,6 +330,7 @@ def _with_max_tokens(options: StreamOptions, max_tokens: int) -> StreamOptions:
         signal=options.signal,
         thinking_level=options.thinking_level,
         max_tokens=max_tokens,
+        timeouts=options.timeouts,
     )
 
 
@@ -383,6 +385,7 @@ async def summarize(
     focus: str | None = None,
     thinking_level: ThinkingLevel = "off",
     count_tokens: TokenCounter | None = None,
+    timeouts: HttpTimeouts = DEFAULT_TIMEOUTS,
 ) -> CompactionResult:
     """Write the summary for ``prep`` with ``model`` (no tools are sent).
 
@@ -390,6 +393,7 @@ async def summarize(
         settings: budgets come from ``reserve_tokens`` (default: ``prep.settings``).
         focus: ``/compact <focus>``: appended as ``Additional focus: ...``.
         thinking_level: the session's level (sent only to reasoning models by the provider).
+        timeouts: the HTTP time limits of each summary request.
         count_tokens: counts a request's tokens when fitting it in the window; the default
             over-estimates (one token per three UTF-8 bytes). Pass ``opi_cli.ai.tokens``'
             ``count_tokens`` bound to the model for exact figures.
@@ -411,7 +415,7 @@ async def summarize(
         )
     if prep.is_split_turn and prep.turn_prefix_messages:
         calls.append(_Call(prep.turn_prefix_messages, lambda t: turn_prefix_prompt(t, focus), prefix_budget))
-    options = StreamOptions(api_key=api_key, signal=signal, thinking_level=thinking_level)
+    options = StreamOptions(api_key=api_key, signal=signal, thinking_level=thinking_level, timeouts=timeouts)
     if signal is not None and signal.aborted:
         raise CompactionAborted()
     outcomes = await _run_calls(provider, model, calls, options, count)

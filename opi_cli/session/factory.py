@@ -17,6 +17,7 @@ from opi_cli.session.writer import SessionWriter
 
 if TYPE_CHECKING:
     from opi_cli.session.compaction import Summarizer
+    from opi_cli.session.session_hooks import SessionHooks
 
 __all__ = ["create_agent_session"]
 
@@ -28,6 +29,7 @@ async def create_agent_session(
     record_settings: bool,
     compaction: CompactionSettings | None = None,
     summarizer: Summarizer | None = None,
+    session_hooks: SessionHooks | None = None,
 ) -> AgentSession:
     """Start an :class:`AgentSession` over ``writer`` (inside the running event loop).
 
@@ -38,8 +40,11 @@ async def create_agent_session(
         record_settings: a new session records the model and thinking level first.
         compaction: the ``compaction`` settings (pi's defaults when None).
         summarizer: writes compaction summaries instead of the model.
+        session_hooks: the session's own hook points (settings hooks, extensions; see
+            :mod:`opi_cli.session.session_hooks`).
     """
     loop_agent = agent if isinstance(agent, LoopAgent) else LoopAgent(agent)
     return await AgentSession.start(
-        loop_agent, writer, record_settings=record_settings, compaction=compaction, summarizer=summarizer
+        loop_agent, writer, record_settings=record_settings, compaction=compaction, summarizer=summarizer,
+        session_hooks=session_hooks,
     )

@@ -29,22 +29,27 @@ def _label(text: str, width: int = 70) -> str:
 
 
 async def tree_points(writer: SessionWriter) -> list[tuple[str, str]]:
-    """Every user message of the tree (all branches), indented by depth; ``*`` marks the current path."""
+    """Every user message of the tree (all branches); ``*`` marks the current path.
+
+    A message is indented by the branch points above it, so a straight conversation stays
+    a straight column and only a real fork moves its branch to the right.
+    """
     tree = await writer.full_tree()
     users = [p for p in range(len(tree)) if tree.node(p).type == "message" and tree.node(p).text == "user"]
     entries = await writer.entries_at(users)
     on_path = set(tree.path())
+    forks: dict[int, int] = {}  # position -> how many branch points lie above it
+    for pos in range(len(tree)):  # parents come before their children
+        parent = tree.parent(pos)
+        above = 0 if parent is None else forks.get(parent, 0) + (len(tree.children(parent)) > 1)
+        forks[pos] = above
     out: list[tuple[str, str]] = []
     for pos in users:
         entry = entries.get(pos)
         if not isinstance(entry, MessageEntry):
             continue
-        depth, parent = 0, tree.parent(pos)
-        while parent is not None:
-            depth += 1
-            parent = tree.parent(parent)
         mark = "*" if pos in on_path else " "
-        out.append((entry.id, f"{mark} {'  ' * min(depth // 2, 8)}{_label(user_text(entry.message))}"))
+        out.append((entry.id, f"{mark} {'  ' * min(forks[pos], 8)}{_label(user_text(entry.message))}"))
     return out
 
 

@@ -17,7 +17,7 @@ import asyncio
 import os
 from dataclasses import dataclass, field
 
-from opi_cli._util.atomic import write_atomic
+from opi_cli._util.atomic import replace_file
 from opi_cli._util.jsonio import JsonValue
 from opi_cli.ai.types import UserMessage
 from opi_cli.session.agent_session import AgentSession
@@ -111,7 +111,7 @@ async def _restore(session: AgentSession, plan: dict[str, FileSnapshot], blobs: 
                 continue
             content = await blobs.get(snap.before)
             # through a symlink to the file it names, as edit and write change it
-            await asyncio.to_thread(write_atomic, os.path.realpath(path), content, mode=snap.mode)
+            await asyncio.to_thread(replace_file, path, content, mode=snap.mode)
             report.restored.append(path)
         except OSError as exc:
             report.failed.append((path, exc.strerror or str(exc)))

@@ -20,7 +20,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from opi_cli.tools.atomic import private_temp_dir, replace_file
+from opi_cli._util.atomic import replace_file
+from opi_cli.tools.atomic import private_temp_dir
 
 __all__ = [
     "DirEntry",

@@ -136,8 +136,10 @@ def test_edit_result_shows_the_coloured_diff() -> None:
 
 
 def test_aborted_and_error_replies_say_so() -> None:
-    committed, _ = run_view([MessageEnd(assistant(stop="aborted")),
-                             MessageEnd(AssistantMessage((), "a", "p", "m", Usage(), "error", 0, "boom"))])
+    failed = AssistantMessage((), "a", "p", "m", Usage(), "error", 0, "boom")
+    committed, _ = run_view([MessageEnd(assistant(stop="aborted")), MessageEnd(failed)])
+    assert "Operation aborted" in text_of(committed) and "boom" not in text_of(committed)  # a retry may follow
+    committed, _ = run_view([MessageEnd(assistant(stop="aborted")), MessageEnd(failed), AgentEnd((failed,))])
     shown = text_of(committed)
     assert "Operation aborted" in shown and "Error: boom" in shown
 
@@ -177,13 +179,20 @@ def test_retry_countdown_and_compaction_status_lines() -> None:
     now = [100.0]
     committed: list[RenderableType] = []
     view = StreamView(committed.append, clock=lambda: now[0])
-    view.handle(AutoRetryStart(1, 3, 2000, "overloaded"))
-    assert "Retrying (1/3) in 2s... (escape to cancel)" in view.render_live(80, 5, color=False)
+    failed = AssistantMessage((), "a", "p", "m", Usage(), "error", 0, "503 overloaded")
+    view.handle(MessageEnd(failed))
+    view.handle(AutoRetryStart(1, 3, 2000, "503 overloaded"))
+    assert "Retrying (1/3) in 2s... (escape to cancel): 503 overloaded" in view.render_live(80, 5, color=False)
     now[0] += 1.2
     assert "in 1s..." in view.render_live(80, 5, color=False)
+    for attempt in (2, 3):
+        view.handle(MessageEnd(failed))
+        view.handle(AutoRetryStart(attempt, 3, 4000, "503 overloaded"))
+        assert view.render_live(80, 5, color=False).count("Retrying") == 1
+    view.handle(MessageEnd(failed))
     view.handle(AutoRetryEnd(False, 3, "still overloaded"))
     assert view.render_live(80, 5, color=False) == ""
-    assert "Retry failed after 3 attempts: still overloaded" in text_of(committed)
+    assert text_of(committed) == "Retry failed after 4 attempts: still overloaded\n"  # 4 requests ran
     view.handle(CompactionStart("threshold"))
     assert "Auto-compacting... (escape to cancel)" in view.render_live(80, 5, color=False)
     view.handle(CompactionEnd("threshold", {"tokensBefore": 120000}, False, False))

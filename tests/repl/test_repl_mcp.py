@@ -53,7 +53,8 @@ def test_a_project_server_is_asked_about_once(start_repl: Any, workdir: Path, op
         "tiny": stdio_entry(module="tests.mcp.tiny_server")}}))
     script = {"responses": [{"steps": [{"text": "with tiny"}]}]}
     drv, srv = start_repl(script, rows=40, cols=120)
-    drv.wait_for("asks to start the MCP server 'tiny'")
+    # (the question may wrap at a space: read the screen's lines as one text)
+    drv.wait_for(lambda: "asks to start the MCP server 'tiny'" in " ".join(drv.screen_lines()))
     assert "Yes, and remember for this folder" in drv.screen_text()
     drv.type_line("1")
     drv.wait_for("MCP server 'tiny' approved for this folder; starting it.")

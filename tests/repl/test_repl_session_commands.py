@@ -40,7 +40,7 @@ def test_new_then_resume_switches_sessions(start_repl: Any) -> None:
     assert len(_sessions(home)) == 2
     drv.type_line("/resume")
     drv.wait_for("Resume which session?")
-    drv.type_line("1")
+    drv.send("\r")  # the picker opens on the newest other session
     drv.wait_for("Resumed")
     drv.type_line("what did I say?")
     drv.wait_for("back again")
@@ -62,7 +62,7 @@ def test_fork_and_tree_write_files_and_leaf_entries(start_repl: Any) -> None:
     # /tree: go back to the first question; the next message branches from there
     drv.type_line("/tree")
     drv.wait_for("Go to which point?")
-    drv.type_line("1")
+    drv.type_line("first question")  # the picker keeps the matching point
     drv.wait_for("Moved to")
     drv.type_line("branch question")
     drv.wait_for("after tree")

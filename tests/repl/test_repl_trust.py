@@ -217,9 +217,10 @@ def resume_driver(srv: MockLLM, session: str, cwd: Path) -> ReplDriver:
 
 
 def edit_headless_in_two_turns(srv: MockLLM, cwd: Path) -> str:
-    """Run ``opi --json FIRST SECOND`` (two turns of edits); returns the session id."""
+    """Run ``opi --json FIRST --then SECOND`` (two turns of edits); returns the session id."""
     proc = run_opi(["--json", "--base-url", f"{srv.base_url}/v1", "--provider", "openai", "--api",
-                    "openai-completions", "--api-key", "x", "--model", "mock-model", "FIRST", "SECOND"], cwd=cwd)
+                    "openai-completions", "--api-key", "x", "--model", "mock-model", "FIRST", "--then", "SECOND"],
+                   cwd=cwd)
     assert proc.returncode == 0, proc.stderr
     return str(json.loads(proc.stdout.splitlines()[0])["id"])
 

@@ -14,13 +14,14 @@ from opi_cli.ai.types import TextContent, UserMessage
 from opi_cli.errors import SessionError
 from opi_cli.session import JsonlStore, SessionWriter
 from opi_cli.session.entries import EntryError, parse_entry_line
+from tests.conftest import SPEED_CHECKS
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "sessions.example"
 SOURCE = (EXAMPLES / "branched.jsonl").read_bytes() + b"".join(
     (EXAMPLES / "compacted.jsonl").read_bytes().splitlines(keepends=True)[1:]
 )
 HEADER_LEN = SOURCE.index(b"\n") + 1
-PROPS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+PROPS = settings(max_examples=150, deadline=None, suppress_health_check=[*SPEED_CHECKS, HealthCheck.function_scoped_fixture])
 
 
 def _ids_of_intact_lines(data: bytes) -> set[str]:
@@ -96,7 +97,7 @@ def test_header_version_changed(tmp_path: Path, version: bytes) -> None:
     _load_and_append(tmp_path / "s.jsonl", SOURCE[:at] + version + SOURCE[at + 1 :])
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=None, suppress_health_check=[*SPEED_CHECKS, HealthCheck.function_scoped_fixture])
 @given(st.text())
 def test_any_text_round_trips_through_a_session_file(tmp_path: Path, text: str) -> None:
     async def run() -> None:

@@ -445,17 +445,31 @@ class _ChatStream:
         out.append(self.b.append(self._block, text))
         return out
 
-    def _find_call(self, index: int | None, call_id: str | None) -> _Call | None:
-        if call_id is not None and call_id in self._by_id:
-            return self._by_id[call_id]
+    def _find_call(self, index: int | None, call_id: str | None, name: str | None) -> _Call | None:
+        """The call a fragment continues, or None when it starts a new one.
+
+        ``index`` decides when present (wire-formats.md §1.6): a new index is a new call even
+        if its id was used before (servers that repeat ids), and a new id at a known index
+        is a new call too (sglang). Without an index, the id decides, except that a named
+        fragment for an id whose call is already whole starts another call.
+        """
         if index is not None:
             current = self._by_index.get(index)
             if current is not None and call_id and current.id and current.id != call_id:
-                return None  # sglang-style: same index, new id, new call
+                return None
             return current
+        if call_id is not None and call_id in self._by_id:
+            known = self._by_id[call_id]
+            return None if name and self._whole(known) else known
         if call_id is None or (self._last is not None and not self._last.id):
             return self._last
         return None
+
+    def _whole(self, call: _Call) -> bool:
+        try:
+            return isinstance(loads(self.b.text_of(call.key)), dict)
+        except ValueError:
+            return False
 
     def _tool(self, frag: Json) -> list[AssistantStreamEvent]:
         out = self._close_block()
@@ -465,7 +479,7 @@ class _ChatStream:
         fn = frag.get("function")
         fn = fn if isinstance(fn, dict) else {}
         name = _nonempty(fn.get("name"))
-        call = self._find_call(index, call_id)
+        call = self._find_call(index, call_id, name)
         if call is None:
             self._seq += 1
             call = _Call(("tool", self._seq))
@@ -475,7 +489,7 @@ class _ChatStream:
             self.b.set_tool_meta(call.key, tool_id=None if call.id else call_id, name=name)
         if call_id and not call.id:
             call.id = call_id
-            self._by_id[call_id] = call
+            self._by_id[call_id] = call  # a repeated id now continues its latest call
         if index is not None:
             self._by_index[index] = call
         self._last = call
@@ -515,9 +529,15 @@ class _ChatStream:
         if not self.complete:
             msg = "The stream ended before the response was complete (no finish_reason and no [DONE])."
             return [self.fail(ProviderError("incomplete", msg))]
-        for call in self._calls:
-            if not call.id:
-                self.b.set_tool_meta(call.key, tool_id=f"call_{uuid.uuid4().hex[:24]}")
+        seen: set[str] = set()
+        for n, call in enumerate(self._calls, 1):
+            if not call.id or call.id in seen:  # missing, or a second call under one id
+                base = call.id
+                call.id = f"{base}_{n}" if base else f"call_{uuid.uuid4().hex[:24]}"
+                while call.id in seen:
+                    call.id += "_"
+                self.b.set_tool_meta(call.key, tool_id=call.id)
+            seen.add(call.id)
         out: list[AssistantStreamEvent] = list(self.b.close_all())
         stop, error = _finish(self.finish_reason, self.b.has_tool_calls)
         if error is not None:

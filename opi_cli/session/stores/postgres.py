@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from opi_cli._util.redact import mask_dsn
 from opi_cli.errors import PersistenceError, SessionError
 from opi_cli.session.conversations import ConversationMethods
 from opi_cli.session.entries import (
@@ -67,11 +68,10 @@ _MIGRATION_LOCK = 0x6F7069  # "opi"
 _JSONB_UNSAFE = re.compile(rb"\\u0000|\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
-def _connect_error(exc: Exception) -> SessionError:
-    # Never echo the DSN: it may hold a password.
-    return SessionError(
-        f"cannot connect to the PostgreSQL session store: {type(exc).__name__}: {exc}".split("\n")[0]
-    )
+def _connect_error(exc: Exception, dsn: str) -> SessionError:
+    # Never echo the DSN's password: libpq quotes a malformed connection string whole.
+    text = f"cannot connect to the PostgreSQL session store: {type(exc).__name__}: {exc}".split("\n")[0]
+    return SessionError(mask_dsn(text, dsn))
 
 
 async def _connect(dsn: str) -> AsyncConnection[Any]:
@@ -86,7 +86,7 @@ async def _connect(dsn: str) -> AsyncConnection[Any]:
             dsn, autocommit=True, application_name=f"opi-{os.getpid()}"
         )
     except psycopg.Error as exc:
-        raise _connect_error(exc) from exc
+        raise _connect_error(exc, dsn) from None  # the cause quotes the DSN: not even --debug shows it
 
 
 async def migrate(conn: AsyncConnection[Any]) -> int:
