@@ -6,9 +6,7 @@ The real ``opi`` process against the scripted mock LLM server, with files on dis
 from __future__ import annotations
 
 import json
-import shutil
 import socket
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, run_opi
+from tests.conftest import run_opi
 from tests.mock_llm import MockLLM
+from tests.outside import outside_folder
 from tests.test_e2e_cli import events_of, validate_all
 
 
@@ -183,12 +182,9 @@ def test_a_malformed_rule_is_a_clear_error_naming_the_file(workdir: Path, opi_ho
 @pytest.fixture
 def outside_dir() -> Iterator[Path]:
     """A folder outside the working folder and outside every temp folder (the sandbox may
-    write to those): a scratch folder in the checkout, removed afterwards."""
-    path = Path(tempfile.mkdtemp(prefix=".pytest-sandbox-", dir=ROOT))
-    try:
+    write to those), wherever the checkout lives; removed afterwards."""
+    with outside_folder() as path:
         yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture
