@@ -261,6 +261,24 @@ def test_undo_and_rewind_restore_files_byte_for_byte_after_a_resume(workdir: Pat
             drv.close()
 
 
+def test_a_snapshot_that_cannot_be_stored_is_a_notice(start_repl: Any, workdir: Path, tmp_path: Path) -> None:
+    sessions = tmp_path / "sessions"
+    sessions.mkdir()
+    (sessions / "file-snapshots").write_text("not a folder")  # where the blobs would go
+    (workdir / "a.txt").write_text("before\n")
+    script = {"responses": [
+        {"steps": [{"tool_call": {"name": "write", "id": "w1", "arguments": {"path": "a.txt", "content": "after\n"}}}]},
+        {"steps": [{"text": "written"}]},
+    ]}
+    drv, _ = start_repl(script, "--session-dir", str(sessions), "--approval", "yolo", rows=40)
+    drv.type_line("change it")
+    drv.wait_for("written")
+    assert (workdir / "a.txt").read_text() == "after\n"
+    assert f"Cannot keep a snapshot of {workdir / 'a.txt'} for /undo and /rewind" in flat(drv)
+    drv.send("\x04")
+    assert drv.wait_exit() == 0
+
+
 def test_rewind_files_only_keeps_the_conversation(workdir: Path) -> None:
     (workdir / "a.txt").write_bytes(ORIGINAL)
     with MockLLM(two_turns_of_edits()) as srv:
