@@ -261,6 +261,38 @@ def test_undo_and_rewind_restore_files_byte_for_byte_after_a_resume(workdir: Pat
             drv.close()
 
 
+def test_snapshots_survive_a_crash_right_after_the_tool_result(workdir: Path, spawn_opi: Any) -> None:
+    (workdir / "a.txt").write_bytes(ORIGINAL)
+    script = {"responses": [
+        *two_turns_of_edits()["responses"][:2],
+        {"silent": True},  # the next request is never answered: opi is still running when killed
+    ]}
+    with MockLLM(script) as srv:
+        proc = spawn_opi(["--json", "--base-url", f"{srv.base_url}/v1", "--provider", "openai", "--api",
+                          "openai-completions", "--api-key", "x", "--model", "mock-model", "FIRST"], cwd=workdir)
+        assert proc.stdout is not None
+        session = ""
+        for line in proc.stdout:
+            event = json.loads(line)
+            session = session or str(event["id"])
+            if event["type"] == "tool_execution_end" and event["toolCallId"] == "w1":
+                proc.kill()  # SIGKILL: no clean-up, no flush
+                break
+        assert proc.wait() == -9
+        assert (workdir / "a.txt").read_bytes() == ORIGINAL.replace(b"alpha", b"ALPHA")
+        assert (workdir / "new.txt").read_text() == "new\n"
+        drv = resume_driver(srv, session[:8], workdir)
+        try:
+            drv.type_line("/undo")
+            drv.wait_for("Undid the file changes of “FIRST”")
+            assert (workdir / "a.txt").read_bytes() == ORIGINAL
+            assert not (workdir / "new.txt").exists()
+            drv.send("\x04")
+            assert drv.wait_exit() == 0
+        finally:
+            drv.close()
+
+
 def test_a_snapshot_that_cannot_be_stored_is_a_notice(start_repl: Any, workdir: Path, tmp_path: Path) -> None:
     sessions = tmp_path / "sessions"
     sessions.mkdir()
