@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import run_opi
 from tests.mock_llm import MockLLM
-from tests.repl.driver import ReplDriver
+from tests.repl.driver import ReplDriver, chat_args
 
 pytestmark = pytest.mark.pty
 
@@ -28,6 +28,11 @@ def reply(text: str, when: str) -> dict[str, Any]:
 def flat(drv: ReplDriver) -> str:
     """Everything shown so far as one line (wrapped messages joined)."""
     return " ".join(" ".join(drv.all_lines()).split())
+
+
+def shown(drv: ReplDriver, needle: str) -> bool:
+    """``needle`` was shown, however lines were wrapped (long paths break anywhere): spaces ignored."""
+    return "".join(needle.split()) in "".join("".join(drv.all_lines()).split())
 
 
 def tool_result_text(request: dict[str, Any], call_id: str) -> str:
@@ -187,6 +192,39 @@ def test_escape_while_asked_stops_the_agent(start_repl: Any, workdir: Path) -> N
     assert drv.wait_exit() == 0
 
 
+# -- a project's settings cannot loosen the user's unless the folder is trusted ------------------
+
+
+@pytest.mark.parametrize("answer", ["n", "y"])
+def test_a_projects_yolo_and_allow_rules_need_the_folder_trusted(workdir: Path, answer: str) -> None:
+    (workdir / ".opi").mkdir()
+    project = workdir / ".opi" / "settings.json"
+    project.write_text(json.dumps({"defaultApproval": "yolo", "permissions": {"allow": ["Bash(touch:*)"]}}))
+    script = {"responses": [bash_turn("touch pwned", "a1", "GO"), reply("touched", "GO")]}
+    with MockLLM(script) as srv:
+        drv = ReplDriver(chat_args(srv), workdir, rows=40, cols=120)
+        try:
+            drv.wait_for("Trust this folder, now and in later sessions? [y/N]")
+            assert shown(drv, "defaultApproval: yolo") and shown(drv, "permissions.allow: Bash(touch:*)")
+            drv.send(f"{answer}\r")
+            drv.wait_ready()
+            drv.wait_for("approval: auto" if answer == "n" else "approval: yolo")
+            drv.type_line("GO")
+            if answer == "n":
+                drv.wait_for("Allow bash?")
+                drv.wait_for(lambda: shown(drv, f"Ignored defaultApproval, permissions.allow in {project}"))
+                assert not (workdir / "pwned").exists()
+            else:
+                drv.wait_for("touched")
+                assert (workdir / "pwned").exists() and "Allow bash?" not in flat(drv) and "Ignored" not in flat(drv)
+            drv.send("\x04")
+            assert drv.wait_exit() == 0
+        finally:
+            drv.close()
+    remembered = json.loads((Path(os.environ["OPI_HOME"]) / "trusted-projects.json").read_text())
+    assert remembered == {str(workdir): answer == "y"}
+
+
 # -- /undo and /rewind after a resume --------------------------------------------------------------
 
 ORIGINAL = b"\xef\xbb\xbfalpha\r\nbeta\xfe\r\n"
@@ -306,7 +344,7 @@ def test_a_snapshot_that_cannot_be_stored_is_a_notice(start_repl: Any, workdir: 
     drv.type_line("change it")
     drv.wait_for("written")
     assert (workdir / "a.txt").read_text() == "after\n"
-    assert f"Cannot keep a snapshot of {workdir / 'a.txt'} for /undo and /rewind" in flat(drv)
+    drv.wait_for(lambda: shown(drv, f"Cannot keep a snapshot of {workdir / 'a.txt'} for /undo and /rewind"))
     drv.send("\x04")
     assert drv.wait_exit() == 0
 
