@@ -13,7 +13,7 @@ its other keys, and never into a file that is malformed or has comments.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -188,7 +188,8 @@ def check_trust_settings(opts: RunOptions, settings: Settings) -> None:
 
 
 async def build_trust(
-    opts: RunOptions, settings: Settings, tools: dict[str, Tool], *, interactive: bool, persistent: bool
+    opts: RunOptions, settings: Settings, tools: dict[str, Tool], *, interactive: bool, persistent: bool,
+    readable: Sequence[str] = (),
 ) -> Trust:
     """Read and check the trust settings, put bash in its sandbox (in ``tools``), build the layers.
 
@@ -198,6 +199,7 @@ async def build_trust(
         tools: the active tools; ``bash`` is replaced by a sandboxed one when asked for.
         interactive: the REPL (changes the default approval mode).
         persistent: sessions are kept (snapshots without a session file go under OPI_HOME).
+        readable: folders the read tools may read without asking (the skills' folders).
     """
     cwd = str(settings.cwd)
     home = settings.env.get("HOME") or str(Path.home())
@@ -213,7 +215,7 @@ async def build_trust(
     if requested != "off" and "bash" in tools:
         trust.sandbox = await _sandbox_bash(requested, cwd, tools)
     if trust.mode != "yolo" or _rule_texts(settings):
-        trust.gate = _gate(trust.mode, load_rules(settings), cwd, home)
+        trust.gate = _gate(trust.mode, load_rules(settings), cwd, home, readable)
     ignored = ProjectOverrides.read(settings).ignored(mode_keys(
         interactive=interactive, approval_given=opts.approval is not None, sandbox_given=opts.sandbox is not None))
     if ignored:
@@ -234,12 +236,12 @@ async def _sandbox_bash(mode: SandboxMode, cwd: str, tools: dict[str, Tool]) -> 
     return status
 
 
-def _gate(mode: ApprovalMode, rules: PermissionRules, cwd: str, home: str) -> PermissionGate:
+def _gate(mode: ApprovalMode, rules: PermissionRules, cwd: str, home: str, readable: Sequence[str]) -> PermissionGate:
     """The permission gate (imported only when there is something to check)."""
     from opi_cli.tools import LocalFileOps
     from opi_cli.tools.permission_gate import PermissionGate
     from opi_cli.tools.permissions import PermissionPolicy
     from opi_cli.tools.sandbox import temp_dirs
 
-    policy = PermissionPolicy(mode, rules, cwd=cwd, home=home, temp_dirs=temp_dirs())
+    policy = PermissionPolicy(mode, rules, cwd=cwd, home=home, temp_dirs=temp_dirs(), readable=readable)
     return PermissionGate(policy, None, file_ops=LocalFileOps())
