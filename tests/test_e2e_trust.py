@@ -6,9 +6,7 @@ The real ``opi`` process against the scripted mock LLM server, with files on dis
 from __future__ import annotations
 
 import json
-import shutil
 import socket
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, run_opi
+from tests.conftest import run_opi
 from tests.mock_llm import MockLLM
+from tests.outside import outside_folder
 from tests.test_e2e_cli import events_of, validate_all
 
 
@@ -183,12 +182,9 @@ def test_a_malformed_rule_is_a_clear_error_naming_the_file(workdir: Path, opi_ho
 @pytest.fixture
 def outside_dir() -> Iterator[Path]:
     """A folder outside the working folder and outside every temp folder (the sandbox may
-    write to those): a scratch folder in the checkout, removed afterwards."""
-    path = Path(tempfile.mkdtemp(prefix=".pytest-sandbox-", dir=ROOT))
-    try:
+    write to those), wherever the checkout lives; removed afterwards."""
+    with outside_folder() as path:
         yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture
@@ -340,3 +336,24 @@ def test_bad_ceilings_exit_2(workdir: Path, opi_home: Path) -> None:
     settings(opi_home, maxCostUsd="lots")
     proc = run_opi(["-p", "--base-url", "http://127.0.0.1:9/v1", "--api-key", "x", "hi"], cwd=workdir)
     assert proc.returncode == 2 and "settings.json:1: maxCostUsd: must be a number" in proc.stderr
+
+
+# -- rewind snapshots --------------------------------------------------------------------------
+
+
+def test_a_snapshot_that_cannot_be_stored_is_said_on_stderr(workdir: Path, tmp_path: Path) -> None:
+    sessions = tmp_path / "sessions"
+    sessions.mkdir()
+    (sessions / "file-snapshots").write_text("not a folder")  # where the blobs would go
+    (workdir / "a.txt").write_text("before\n")
+    script = {"responses": [
+        {"steps": [{"tool_call": {"name": "write", "id": "w1", "arguments": {"path": "a.txt", "content": "after\n"}}}]},
+        {"steps": [{"text": "ok"}]},
+    ]}
+    with MockLLM(script) as srv:
+        code, events, stderr = run(srv, workdir, "--session-dir", str(sessions))
+    assert code == 0 and not results(events)["w1"][0]  # the edit still runs
+    assert (workdir / "a.txt").read_text() == "after\n"
+    lines = [x for x in stderr.splitlines() if "snapshot" in x]
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith(f"opi: Cannot keep a snapshot of {workdir / 'a.txt'} for /undo and /rewind:")

@@ -48,6 +48,7 @@ class PermissionDialog:
         print: shows a line in the REPL's output.
         redraw: asks the REPL to redraw (the question appears, changes, or goes).
         input_text: the REPL's current input text (keys answer only when it is empty).
+        home: OPI_HOME, where "always allow" answers are remembered for the folder.
     """
 
     def __init__(
@@ -56,8 +57,10 @@ class PermissionDialog:
         print: Callable[[RenderableType], None],
         redraw: Callable[[], None],
         input_text: Callable[[], str],
+        home: Path | None = None,
     ) -> None:
         self.cwd = cwd
+        self.home = home
         self._print = print
         self._redraw = redraw
         self._input_text = input_text
@@ -111,7 +114,7 @@ class PermissionDialog:
         if kind == "always":
             assert self.request is not None
             try:
-                path = save_allow_rules(self.cwd, self.request.suggestions)
+                path = save_allow_rules(self.cwd, self.request.suggestions, self.home)
                 self._print(Text(f"Saved {', '.join(self.request.suggestions)} to {path}", style="green"))
             except (OSError, OpiError) as exc:
                 self._print(Text(f"Not saved ({exc}); allowed for this session only.", style="yellow"))

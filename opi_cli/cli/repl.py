@@ -92,7 +92,8 @@ class Repl:
         self._hint: tuple[str, float] | None = None
         self._last_ctrl_c = 0.0
         self._quitting = False
-        self.dialog = PermissionDialog(settings.cwd, self.print, self._invalidate, lambda: self.prompt.default_buffer.text)
+        self.dialog = PermissionDialog(settings.cwd, self.print, self._invalidate, lambda: self.prompt.default_buffer.text,
+                                       settings.home)
         if rt.trust is not None:
             if rt.trust.gate is not None:
                 rt.trust.gate.approver = self.dialog

@@ -18,6 +18,7 @@ from opi_cli.ai.types import ImageContent
 from opi_cli.cli.commands import Command, Host, parse_command
 from opi_cli.cli.customize import Customization
 from opi_cli.cli.footer import tilde
+from opi_cli.cli.project_overrides import ProjectOverrides, mode_keys
 from opi_cli.cli.project_trust import is_allowed, project_code, remember, remembered
 from opi_cli.cli.prompt_templates import PromptTemplate, expand_template
 from opi_cli.cli.settings import Settings
@@ -89,15 +90,19 @@ def show_notices(host: Host, custom: Customization | None) -> None:
 
 
 async def ask_project_trust(settings: Settings) -> None:
-    """Ask once whether this folder's own code (extensions, hooks) may run; remember the answer."""
+    """Ask once whether this folder's own code (extensions, hooks) may run and its settings
+    loosen the user's (:mod:`opi_cli.cli.project_overrides`); remember the answer."""
     code = project_code(settings)
-    if not code or remembered(settings) is not None or is_allowed(settings):
+    loose = ProjectOverrides.read(settings).loosening(mode_keys(interactive=True))
+    if not (code or loose) or remembered(settings) is not None or is_allowed(settings):
         return
-    print(f"This folder has its own code that opi can run ({settings.cwd}):")
-    for line in code:
+    print(f"This folder has its own {'code or settings that opi would follow' if loose else 'code that opi can run'} "
+          f"({settings.cwd}):")
+    for line in code + loose:
         print(f"  - {line}")
+    question = "Trust this folder" if loose else "Allow it to run"
     try:
-        answer = await PromptSession[str]().prompt_async("Allow it to run, now and in later sessions? [y/N] ")
+        answer = await PromptSession[str]().prompt_async(f"{question}, now and in later sessions? [y/N] ")
     except (EOFError, KeyboardInterrupt):
         print("Not allowed (for this run; opi will ask again).")
         return

@@ -281,7 +281,9 @@ async def _assemble(
     path = writer.handle.path
     custom = load_customization(settings, set(tools), writer_ids=(writer.session_id, str(path) if path else None))
     tools.update({t.name: t for t in custom.tools})
-    trust = await build_trust(opts, settings, tools, interactive=bool(opts.interactive), persistent=not opts.no_session)
+    trust = await build_trust(opts, settings, tools, interactive=bool(opts.interactive), persistent=not opts.no_session,
+                              readable=[str(s.folder) for s in custom.prompts.skills.values()])
+    trust.report_to(custom.notify)  # ignored project settings, lost rewind snapshots: where notices go
     appended = [t for t in (text_or_file(a, cwd, option="--append-system-prompt") for a in opts.append_system_prompt) if t]
     prompt = build_system_prompt(
         SystemPromptInputs(

@@ -13,7 +13,8 @@ its other keys, and never into a file that is malformed or has comments.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -22,6 +23,13 @@ from opi_cli.agent.cost_ceiling import CostCeiling
 from opi_cli.agent.hooks import AgentHooks, compose_hooks
 from opi_cli.agent.tool import Tool
 from opi_cli.cli.options import RunOptions
+from opi_cli.cli.project_overrides import (
+    APPROVAL_ORDER,
+    SANDBOX_ORDER,
+    ProjectOverrides,
+    mode_keys,
+    remember_allow_rules,
+)
 from opi_cli.cli.settings import Settings, load_json_file
 from opi_cli.errors import ConfigError, UsageError
 from opi_cli.session.agent_session import AgentSession
@@ -51,6 +59,7 @@ class Trust:
     gate: PermissionGate | None = None
     ceiling: CostCeiling | None = None
     sandbox: SandboxStatus | None = None
+    warnings: list[str] = field(default_factory=list)  # e.g. a project's settings that were ignored
 
     def hooks(self) -> AgentHooks:
         """Gate first (a refused call gets no snapshot), then snapshots, then the ceiling."""
@@ -65,6 +74,12 @@ class Trust:
         if self.ceiling is not None:
             session.subscribe(self.ceiling.observe)
 
+    def report_to(self, notify: Callable[[str], None]) -> None:
+        """Say the warnings with ``notify``, and later a rewind snapshot that could not be stored."""
+        self.recorder.on_error = notify
+        for message in self.warnings:
+            notify(message)
+
     @property
     def notice(self) -> str | None:
         """The one line to show at start when the requested sandbox cannot run."""
@@ -77,10 +92,8 @@ def approval_mode(opts: RunOptions, settings: Settings, *, interactive: bool) ->
         if opts.approval not in APPROVAL_MODES:
             raise UsageError(f"Unknown --approval {opts.approval!r}. Use one of: {', '.join(APPROVAL_MODES)}.")
         return opts.approval
-    value = settings.get("defaultApproval")
-    if value is None:
-        return "auto" if interactive else "yolo"
-    return cast(ApprovalMode, value)
+    default = "auto" if interactive else "yolo"
+    return cast(ApprovalMode, ProjectOverrides.read(settings).mode("defaultApproval", default, APPROVAL_ORDER))
 
 
 def sandbox_mode(opts: RunOptions, settings: Settings) -> SandboxMode:
@@ -89,7 +102,7 @@ def sandbox_mode(opts: RunOptions, settings: Settings) -> SandboxMode:
         if opts.sandbox not in SANDBOX_MODES:
             raise UsageError(f"Unknown --sandbox {opts.sandbox!r}. Use one of: {', '.join(SANDBOX_MODES)}.")
         return opts.sandbox
-    return cast(SandboxMode, settings.get("sandbox", "off"))
+    return cast(SandboxMode, ProjectOverrides.read(settings).mode("sandbox", "off", SANDBOX_ORDER))
 
 
 def max_cost(opts: RunOptions, settings: Settings) -> float | None:
@@ -107,13 +120,16 @@ _KINDS = ("allow", "ask", "deny")
 
 def _rule_texts(settings: Settings) -> list[tuple[str, str, Path, str | None]]:
     """(kind, text, file, base folder) of every rule in the user's and the project's file
-    (their shape was checked against the settings schema when the settings were loaded)."""
+    (their shape was checked against the settings schema when the settings were loaded); a
+    project's ``allow`` rules only where they apply (:class:`ProjectOverrides`)."""
     found: list[tuple[str, str, Path, str | None]] = []
-    for path, base in ((settings.home / "settings.json", None), (settings.cwd / ".opi" / "settings.json",
-                                                                 str(settings.cwd))):
-        perms = (load_json_file(path) or {}).get("permissions") or {}
+    files = ProjectOverrides.read(settings)
+    for path, values, base in ((settings.home / "settings.json", files.user, None),
+                               (files.path, files.project, str(settings.cwd))):
+        perms = values.get("permissions") or {}
         for kind in _KINDS:
-            found += [(kind, t, path, base) for t in perms.get(kind, [])]
+            texts = files.allow_rules() if kind == "allow" and base is not None else perms.get(kind, [])
+            found += [(kind, t, path, base) for t in texts]
     return found
 
 
@@ -135,8 +151,10 @@ def load_rules(settings: Settings) -> PermissionRules:
     return PermissionRules(tuple(merged["allow"]), tuple(merged["ask"]), tuple(merged["deny"]))
 
 
-def save_allow_rules(cwd: Path, texts: tuple[str, ...]) -> Path:
+def save_allow_rules(cwd: Path, texts: tuple[str, ...], home: Path | None = None) -> Path:
     """Add ``texts`` to ``permissions.allow`` of ``cwd/.opi/settings.json``; returns the file.
+    With ``home`` (OPI_HOME), the user's saving them is remembered there too, so they apply
+    in this folder without trusting it (see :mod:`opi_cli.cli.project_overrides`).
 
     Raises:
         ConfigError: the file is malformed or has comments (it is left as it is).
@@ -155,6 +173,8 @@ def save_allow_rules(cwd: Path, texts: tuple[str, ...]) -> Path:
     allow = perms["allow"]
     allow.extend(t for t in texts if t not in allow)
     replace_file(str(path), (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+    if home is not None:
+        remember_allow_rules(home, cwd, texts)
     return path
 
 
@@ -168,7 +188,8 @@ def check_trust_settings(opts: RunOptions, settings: Settings) -> None:
 
 
 async def build_trust(
-    opts: RunOptions, settings: Settings, tools: dict[str, Tool], *, interactive: bool, persistent: bool
+    opts: RunOptions, settings: Settings, tools: dict[str, Tool], *, interactive: bool, persistent: bool,
+    readable: Sequence[str] = (),
 ) -> Trust:
     """Read and check the trust settings, put bash in its sandbox (in ``tools``), build the layers.
 
@@ -178,6 +199,7 @@ async def build_trust(
         tools: the active tools; ``bash`` is replaced by a sandboxed one when asked for.
         interactive: the REPL (changes the default approval mode).
         persistent: sessions are kept (snapshots without a session file go under OPI_HOME).
+        readable: folders the read tools may read without asking (the skills' folders).
     """
     cwd = str(settings.cwd)
     home = settings.env.get("HOME") or str(Path.home())
@@ -193,7 +215,11 @@ async def build_trust(
     if requested != "off" and "bash" in tools:
         trust.sandbox = await _sandbox_bash(requested, cwd, tools)
     if trust.mode != "yolo" or _rule_texts(settings):
-        trust.gate = _gate(trust.mode, load_rules(settings), cwd, home)
+        trust.gate = _gate(trust.mode, load_rules(settings), cwd, home, readable)
+    ignored = ProjectOverrides.read(settings).ignored(mode_keys(
+        interactive=interactive, approval_given=opts.approval is not None, sandbox_given=opts.sandbox is not None))
+    if ignored:
+        trust.warnings.append(ignored)
     return trust
 
 
@@ -210,12 +236,12 @@ async def _sandbox_bash(mode: SandboxMode, cwd: str, tools: dict[str, Tool]) -> 
     return status
 
 
-def _gate(mode: ApprovalMode, rules: PermissionRules, cwd: str, home: str) -> PermissionGate:
+def _gate(mode: ApprovalMode, rules: PermissionRules, cwd: str, home: str, readable: Sequence[str]) -> PermissionGate:
     """The permission gate (imported only when there is something to check)."""
     from opi_cli.tools import LocalFileOps
     from opi_cli.tools.permission_gate import PermissionGate
     from opi_cli.tools.permissions import PermissionPolicy
     from opi_cli.tools.sandbox import temp_dirs
 
-    policy = PermissionPolicy(mode, rules, cwd=cwd, home=home, temp_dirs=temp_dirs())
+    policy = PermissionPolicy(mode, rules, cwd=cwd, home=home, temp_dirs=temp_dirs(), readable=readable)
     return PermissionGate(policy, None, file_ops=LocalFileOps())

@@ -96,6 +96,8 @@ class PermissionPolicy:
         cwd: the working folder (``auto`` lets edits inside it run).
         home: the folder ``~`` means.
         temp_dirs: folders output redirections may also write to without asking.
+        readable: folders the read tools may read without asking, outside the working
+            folder too (the discovered skills' folders: the model reads a skill's files).
     """
 
     def __init__(
@@ -106,6 +108,7 @@ class PermissionPolicy:
         cwd: str,
         home: str,
         temp_dirs: Iterable[str] = (),
+        readable: Iterable[str] = (),
     ) -> None:
         self.mode: ApprovalMode = mode
         self.rules = rules
@@ -114,6 +117,7 @@ class PermissionPolicy:
         self.home = home
         self._roots = [(self.cwd, os.path.realpath(self.cwd))]
         self._temp = [(os.path.normpath(t), os.path.realpath(t)) for t in temp_dirs]
+        self._readable = [(os.path.normpath(r), os.path.realpath(r)) for r in readable]
 
     # -- rules ----------------------------------------------------------------------------
     def remember(self, texts: Iterable[str]) -> None:
@@ -200,6 +204,8 @@ class PermissionPolicy:
                 return Decision("deny", f"read-only mode: only read, grep, find and ls run ({tool} is refused)")
             if self._inside(call.paths, self._roots):
                 return Decision("allow", "a read inside the working folder")
+            if self._inside(call.paths, self._readable):
+                return Decision("allow", "a read of a skill's files")
             if allowed is not None:
                 return Decision("allow", f"allowed by the rule {allowed} ({allowed.source})", allowed)
             return Decision("ask", "a read outside the working folder", None, self._suggest(call))
@@ -213,6 +219,8 @@ class PermissionPolicy:
         if call.tool in READ_TOOLS or call.tool in EDIT_TOOLS:
             if self._inside(call.paths, self._roots):
                 return Decision("allow", "inside the working folder")
+            if call.tool in READ_TOOLS and self._inside(call.paths, self._readable):
+                return Decision("allow", "a read of a skill's files")
             return Decision("ask", f"{call.tool} outside the working folder", None, self._suggest(call))
         return Decision("ask", f"{call.tool} asks in auto mode", None, self._suggest(call))
 

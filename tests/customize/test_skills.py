@@ -7,7 +7,7 @@ from pathlib import Path
 from opi_cli.cli.skills import discover_skills, expand_skill
 from opi_cli.cli.system_prompt import SystemPromptInputs, build_system_prompt
 from tests.conftest import run_opi
-from tests.customize.helpers import call, opi_args, system_prompt, text, tool_results, user_texts
+from tests.customize.helpers import call, events, opi_args, system_prompt, text, tool_results, user_texts
 from tests.mock_llm import MockLLM
 
 PDF = """---
@@ -111,3 +111,33 @@ def test_invalid_frontmatter_is_a_warning_naming_the_file(workdir: Path, opi_hom
     assert proc.returncode == 0 and proc.stdout == "ok\n"
     assert proc.stderr == f"opi: Skill {broken}: invalid frontmatter, line 3: description: not a valid [a, b] list; " \
                           "quote the value if it is text; skipped (fix the file).\n"
+
+
+def test_a_global_skills_files_are_read_without_a_question_and_nothing_else_of_opi_home(
+    workdir: Path, opi_home: Path
+) -> None:
+    path = _skill(opi_home / "skills", "pdf-tools", PDF)
+    (path.parent / "scripts").mkdir()
+    (path.parent / "scripts" / "extract.py").write_text("print('EXTRACTED')\n")
+    (opi_home / "skills" / "notes.txt").write_text("not a skill\n")
+    (opi_home / "settings.json").write_text('{"defaultThinkingLevel": "low"}\n')
+    script = {"responses": [
+        {"steps": [{"tool_call": {"name": "read", "id": "r1", "arguments": {"path": str(path)}}},
+                   {"tool_call": {"name": "read", "id": "r2", "arguments": {
+                       "path": str(path.parent / "scripts" / "extract.py")}}},
+                   {"tool_call": {"name": "ls", "id": "l1", "arguments": {"path": str(path.parent)}}},
+                   {"tool_call": {"name": "read", "id": "r3", "arguments": {
+                       "path": str(opi_home / "skills" / "notes.txt")}}},
+                   {"tool_call": {"name": "read", "id": "r4", "arguments": {"path": str(opi_home / "settings.json")}}}]},
+        text("done"),
+    ]}
+    with MockLLM(script) as srv:
+        proc = run_opi(opi_args(srv, "--approval", "auto", "--tools", "read,ls", "summarise report.pdf",
+                                mode="--json"), cwd=workdir)
+    assert proc.returncode == 0, proc.stderr
+    ends = {e["toolCallId"]: e for e in events(proc.stdout) if e["type"] == "tool_execution_end"}
+    assert not ends["r1"]["isError"] and "Run `scripts/extract.py FILE`" in ends["r1"]["result"]["content"][0]["text"]
+    assert not ends["r2"]["isError"] and "EXTRACTED" in ends["r2"]["result"]["content"][0]["text"]
+    assert not ends["l1"]["isError"] and "SKILL.md" in ends["l1"]["result"]["content"][0]["text"]
+    denied = sorted(e["toolCallId"] for e in events(proc.stdout) if e["type"] == "permission_denied")
+    assert denied == ["r3", "r4"]  # the skill's folder only, not OPI_HOME

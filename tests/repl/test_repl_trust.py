@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import run_opi
 from tests.mock_llm import MockLLM
-from tests.repl.driver import ReplDriver
+from tests.repl.driver import ReplDriver, chat_args
 
 pytestmark = pytest.mark.pty
 
@@ -28,6 +28,11 @@ def reply(text: str, when: str) -> dict[str, Any]:
 def flat(drv: ReplDriver) -> str:
     """Everything shown so far as one line (wrapped messages joined)."""
     return " ".join(" ".join(drv.all_lines()).split())
+
+
+def shown(drv: ReplDriver, needle: str) -> bool:
+    """``needle`` was shown, however lines were wrapped (long paths break anywhere): spaces ignored."""
+    return "".join(needle.split()) in "".join("".join(drv.all_lines()).split())
 
 
 def tool_result_text(request: dict[str, Any], call_id: str) -> str:
@@ -187,6 +192,39 @@ def test_escape_while_asked_stops_the_agent(start_repl: Any, workdir: Path) -> N
     assert drv.wait_exit() == 0
 
 
+# -- a project's settings cannot loosen the user's unless the folder is trusted ------------------
+
+
+@pytest.mark.parametrize("answer", ["n", "y"])
+def test_a_projects_yolo_and_allow_rules_need_the_folder_trusted(workdir: Path, answer: str) -> None:
+    (workdir / ".opi").mkdir()
+    project = workdir / ".opi" / "settings.json"
+    project.write_text(json.dumps({"defaultApproval": "yolo", "permissions": {"allow": ["Bash(touch:*)"]}}))
+    script = {"responses": [bash_turn("touch pwned", "a1", "GO"), reply("touched", "GO")]}
+    with MockLLM(script) as srv:
+        drv = ReplDriver(chat_args(srv), workdir, rows=40, cols=120)
+        try:
+            drv.wait_for("Trust this folder, now and in later sessions? [y/N]")
+            assert shown(drv, "defaultApproval: yolo") and shown(drv, "permissions.allow: Bash(touch:*)")
+            drv.send(f"{answer}\r")
+            drv.wait_ready()
+            drv.wait_for("approval: auto" if answer == "n" else "approval: yolo")
+            drv.type_line("GO")
+            if answer == "n":
+                drv.wait_for("Allow bash?")
+                drv.wait_for(lambda: shown(drv, f"Ignored defaultApproval, permissions.allow in {project}"))
+                assert not (workdir / "pwned").exists()
+            else:
+                drv.wait_for("touched")
+                assert (workdir / "pwned").exists() and "Allow bash?" not in flat(drv) and "Ignored" not in flat(drv)
+            drv.send("\x04")
+            assert drv.wait_exit() == 0
+        finally:
+            drv.close()
+    remembered = json.loads((Path(os.environ["OPI_HOME"]) / "trusted-projects.json").read_text())
+    assert remembered == {str(workdir): answer == "y"}
+
+
 # -- /undo and /rewind after a resume --------------------------------------------------------------
 
 ORIGINAL = b"\xef\xbb\xbfalpha\r\nbeta\xfe\r\n"
@@ -259,6 +297,56 @@ def test_undo_and_rewind_restore_files_byte_for_byte_after_a_resume(workdir: Pat
             assert drv.wait_exit() == 0
         finally:
             drv.close()
+
+
+def test_snapshots_survive_a_crash_right_after_the_tool_result(workdir: Path, spawn_opi: Any) -> None:
+    (workdir / "a.txt").write_bytes(ORIGINAL)
+    script = {"responses": [
+        *two_turns_of_edits()["responses"][:2],
+        {"silent": True},  # the next request is never answered: opi is still running when killed
+    ]}
+    with MockLLM(script) as srv:
+        proc = spawn_opi(["--json", "--base-url", f"{srv.base_url}/v1", "--provider", "openai", "--api",
+                          "openai-completions", "--api-key", "x", "--model", "mock-model", "FIRST"], cwd=workdir)
+        assert proc.stdout is not None
+        session = ""
+        for line in proc.stdout:
+            event = json.loads(line)
+            session = session or str(event["id"])
+            if event["type"] == "tool_execution_end" and event["toolCallId"] == "w1":
+                proc.kill()  # SIGKILL: no clean-up, no flush
+                break
+        assert proc.wait() == -9
+        assert (workdir / "a.txt").read_bytes() == ORIGINAL.replace(b"alpha", b"ALPHA")
+        assert (workdir / "new.txt").read_text() == "new\n"
+        drv = resume_driver(srv, session[:8], workdir)
+        try:
+            drv.type_line("/undo")
+            drv.wait_for("Undid the file changes of “FIRST”")
+            assert (workdir / "a.txt").read_bytes() == ORIGINAL
+            assert not (workdir / "new.txt").exists()
+            drv.send("\x04")
+            assert drv.wait_exit() == 0
+        finally:
+            drv.close()
+
+
+def test_a_snapshot_that_cannot_be_stored_is_a_notice(start_repl: Any, workdir: Path, tmp_path: Path) -> None:
+    sessions = tmp_path / "sessions"
+    sessions.mkdir()
+    (sessions / "file-snapshots").write_text("not a folder")  # where the blobs would go
+    (workdir / "a.txt").write_text("before\n")
+    script = {"responses": [
+        {"steps": [{"tool_call": {"name": "write", "id": "w1", "arguments": {"path": "a.txt", "content": "after\n"}}}]},
+        {"steps": [{"text": "written"}]},
+    ]}
+    drv, _ = start_repl(script, "--session-dir", str(sessions), "--approval", "yolo", rows=40)
+    drv.type_line("change it")
+    drv.wait_for("written")
+    assert (workdir / "a.txt").read_text() == "after\n"
+    drv.wait_for(lambda: shown(drv, f"Cannot keep a snapshot of {workdir / 'a.txt'} for /undo and /rewind"))
+    drv.send("\x04")
+    assert drv.wait_exit() == 0
 
 
 def test_rewind_files_only_keeps_the_conversation(workdir: Path) -> None:

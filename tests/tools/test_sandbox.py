@@ -15,6 +15,7 @@ import pytest
 from opi_cli._util.abort import AbortController
 from opi_cli.tools import BashTool, LocalFileOps, LocalShellOps
 from opi_cli.tools.sandbox import SandboxedShellOps, SandboxStatus, bwrap_argv, probe_sandbox, temp_dirs
+from tests.outside import outside_folder
 from tests.repl.test_repl_pty import _sleepers
 
 
@@ -49,13 +50,11 @@ async def test_workspace_write_inside_yes_outside_no(tmp_path: Path) -> None:
     tool = bash(await working("workspace-write", cwd), cwd)
     err, text = await run(tool, "echo ok > inside.txt && cat inside.txt && echo tmp > /tmp/opi-sbx-$$ && rm /tmp/opi-sbx-$$")
     assert not err and "ok" in text
-    home = Path(os.path.expanduser("~"))
-    for target in ("/etc/opi-sandbox-test", "/usr/opi-sandbox-test", str(home / "opi-sandbox-test")):
-        if target.startswith("/tmp"):
-            continue
-        err, text = await run(tool, f"echo x > {target}")
-        assert err and "Read-only file system" in text, (target, text)
-        assert not os.path.exists(target)
+    with outside_folder() as outside:  # a folder that exists and we may write, outside the sandbox's
+        for target in ("/etc/opi-sandbox-test", "/usr/opi-sandbox-test", str(outside / "escaped")):
+            err, text = await run(tool, f"echo x > {target}")
+            assert err and "Read-only file system" in text, (target, text)
+            assert not os.path.exists(target)
 
 
 async def test_no_network_and_no_host_sockets(tmp_path: Path) -> None:
