@@ -19,7 +19,14 @@ from typing import Any
 import jsonschema
 import pytest
 
-from opi_cli.agent.events import AgentStart, MessageEnd, MessageUpdate, ToolExecutionEnd, ToolExecutionUpdate
+from opi_cli.agent.events import (
+    AgentStart,
+    MessageEnd,
+    MessageStart,
+    MessageUpdate,
+    ToolExecutionEnd,
+    ToolExecutionUpdate,
+)
 from opi_cli.ai.events import ContentDelta, ContentEnd, ContentStart
 from opi_cli.ai.types import AssistantMessage, TextContent, ThinkingContent, Usage
 from opi_cli.cli import event_stream
@@ -228,3 +235,37 @@ def test_writer_survives_a_reader_that_went_away() -> None:
     w(AgentStart())
     w.line({"type": "x"})
     assert w.broken
+
+
+def _slow_reply(reply: str, piece: int) -> tuple[EventWriter, io.BytesIO]:
+    """The worst pace for the window: the timer fires after every delta (a slow model)."""
+    buf = io.BytesIO()
+    w = EventWriter(buf, coalesce_s=30)
+    empty = AssistantMessage((), "faux", "faux", "m", Usage(), "stop", 1)
+    w(MessageStart(empty))
+    w(MessageUpdate(ContentStart("text", 0, _Snap(""))))
+    for i in range(0, len(reply), piece):
+        w(MessageUpdate(ContentDelta("text", 0, reply[i : i + piece], _Snap(""))))
+        w.tick()
+    w(MessageUpdate(ContentEnd("text", 0, TextContent(reply), _Snap(""))))
+    w(MessageEnd(AssistantMessage((TextContent(reply),), "faux", "faux", "m", Usage(), "stop", 1)))
+    return w, buf
+
+
+def test_a_1mb_reply_at_a_slow_pace_still_writes_under_3mb() -> None:
+    """4-byte deltas, each alone in its window: before the framing budget every one cost a
+    ~100-byte line (about 25x the reply); the stream as a whole must stay within 3x."""
+    reply = ("0123456789abcdef" * (MB // 16 + 1))[:MB]
+    _, buf = _slow_reply(reply, 4)
+    assert len(buf.getvalue()) <= 3 * MB
+    lines = _lines(buf)
+    deltas = "".join(e["assistantMessageEvent"].get("delta", "") for e in lines if e["type"] == "message_update")
+    assert deltas == reply  # nothing lost or reordered by waiting
+
+
+def test_a_short_slow_reply_gets_a_line_per_window() -> None:
+    """The budget only bites past FREE_FRAMING: a short reply still streams delta by delta."""
+    _, buf = _slow_reply("a few words, slowly", 4)
+    updates = [e for e in _lines(buf) if e["type"] == "message_update"
+               and e["assistantMessageEvent"]["type"] == "text_delta"]
+    assert [e["assistantMessageEvent"]["delta"] for e in updates] == ["a fe", "w wo", "rds,", " slo", "wly"]

@@ -14,7 +14,15 @@ Deltas of one content block that follow each other are merged into one ``message
 (its ``delta`` is their concatenation) until :data:`COALESCE_S` has passed since the first of
 them, another line is written, or :data:`MAX_PENDING` characters are waiting. A reader still
 sees text within a twentieth of a second, and a fast stream costs a few lines per second
-instead of one line of framing per token. Likewise, of the ``tool_execution_update`` events
+instead of one line of framing per token.
+
+On a slow stream the window alone would still cost a line of framing (~100 bytes) per token
+or two, several times the text itself. So past :data:`FREE_FRAMING` bytes of framing in a
+message, the window's timer writes the waiting deltas only while the framing written stays
+within :data:`FRAMING_RATIO` of the delta text taken in; otherwise the deltas wait for more
+text (or for any other line, which writes them at once). Whatever the pace, the deltas of a
+reply cost at most 1.5× its text plus 16 KB, and the whole stream stays within 3× the reply
+(about 2.5×, the message written whole once on ``message_end`` included). Likewise, of the ``tool_execution_update`` events
 of one tool that follow each other within that time only the latest is written: each carries
 the output so far (its tail), so the latest says everything the others did.
 """
@@ -27,14 +35,25 @@ from collections.abc import Callable, Iterable
 from typing import IO
 
 from opi_cli._util.jsonio import JsonValue, dumps_bytes
-from opi_cli.agent.events import AgentEnd, AgentEvent, MessageUpdate, ToolExecutionUpdate, TurnEnd
+from opi_cli.agent.events import (
+    AgentEnd,
+    AgentEvent,
+    MessageStart,
+    MessageUpdate,
+    ToolExecutionUpdate,
+    TurnEnd,
+)
 from opi_cli.agent.messages import agent_message_to_json
 from opi_cli.ai.events import ContentDelta, ContentEnd
 
-__all__ = ["COALESCE_S", "MAX_PENDING", "EventWriter", "Shape", "event_json"]
+__all__ = ["COALESCE_S", "FRAMING_RATIO", "FREE_FRAMING", "MAX_PENDING", "EventWriter", "Shape", "event_json"]
 
 COALESCE_S = 0.05
 MAX_PENDING = 256 * 1024
+FREE_FRAMING = 16 * 1024
+"""Framing bytes a message may spend on timely delta lines before :data:`FRAMING_RATIO` applies."""
+FRAMING_RATIO = 0.5
+"""Past :data:`FREE_FRAMING`, a timer's line is written only while framing ≤ this × the delta text."""
 
 
 def _without_content(message: JsonValue) -> JsonValue:
@@ -105,19 +124,26 @@ class EventWriter:
         """What stopped the writing when it was not the reader going away (a full device)."""
         self._pending: _Pending | ToolExecutionUpdate | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._text_in = 0  # delta characters taken in during this message
+        self._framing = 0  # bytes of delta lines written during this message, beyond their text
+        self._line_framing = 0  # the framing of the last delta line (the next one's estimate)
 
-    def _write(self, obj: JsonValue) -> None:
+    def _write(self, obj: JsonValue) -> int:
+        """Write ``obj`` as a line; the bytes written (0 once the reader is gone)."""
         if self.broken:
-            return
+            return 0
+        data = dumps_bytes(obj) + b"\n"
         try:
-            self.out.write(dumps_bytes(obj) + b"\n")
+            self.out.write(data)
             self.out.flush()
+            return len(data)
         except (BrokenPipeError, ValueError):  # ValueError: the stream was closed under us
             self.broken = True
         except OSError as exc:  # a full device (/dev/full): stop writing, the run and its session go on
             self.broken = True
             if exc.errno != errno.EIO:  # EIO: a hung-up terminal, the reader went away as with a pipe
                 self.error = exc
+        return 0
 
     def line(self, obj: JsonValue) -> None:
         """Write one JSON value as a line, after any deltas still waiting."""
@@ -133,6 +159,8 @@ class EventWriter:
                 self._tool_update(ev)
                 return
         self.flush()
+        if isinstance(ev, MessageStart):
+            self._text_in = self._framing = self._line_framing = 0
         for obj in self.shape(ev):
             self._write(obj)
 
@@ -155,6 +183,7 @@ class EventWriter:
             self.flush()
             p = self._pending = _Pending(src)
             self._arm()
+        self._text_in += len(src.delta)
         if p.size >= MAX_PENDING:
             self.flush()
 
@@ -163,7 +192,19 @@ class EventWriter:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return  # no loop: the next line written is the moment
-        self._timer = loop.call_later(self.coalesce_s, self.flush)
+        self._timer = loop.call_later(self.coalesce_s, self.tick)
+
+    def tick(self) -> None:
+        """The window's timer: write what waits, unless deltas would overspend on framing
+        (see the module docstring); then they wait another window."""
+        self._timer = None
+        p = self._pending
+        if isinstance(p, _Pending) and not self.snapshots:
+            spent = self._framing + self._line_framing
+            if spent > FREE_FRAMING and spent > FRAMING_RATIO * self._text_in:
+                self._arm()
+                return
+        self.flush()
 
     def flush(self) -> None:
         """Write the waiting deltas, if any, as one ``message_update``."""
@@ -171,6 +212,11 @@ class EventWriter:
             self._timer.cancel()
             self._timer = None
         p, self._pending = self._pending, None
-        if p is not None:
-            for obj in self.shape(p.merged() if isinstance(p, _Pending) else p):
-                self._write(obj)
+        if p is None:
+            return
+        written = 0
+        for obj in self.shape(p.merged() if isinstance(p, _Pending) else p):
+            written += self._write(obj)
+        if isinstance(p, _Pending) and written:
+            self._line_framing = max(written - p.size, 0)
+            self._framing += self._line_framing
