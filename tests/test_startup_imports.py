@@ -40,6 +40,8 @@ def test_a_run_with_a_tool_call_imports_neither_pydantic_nor_jsonschema(workdir:
     imported = _imported(proc.stderr)
     assert {"typer", "httpx", "opi_cli.agent.validation"} <= imported  # the probe sees the imports
     assert not {m for m in imported if m.split(".")[0] in ("pydantic", "pydantic_core", "jsonschema")}
+    # no MCP server configured: neither the SDK nor opi's MCP client is loaded (issue 14)
+    assert not {m for m in imported if m.split(".")[0] == "mcp" or m.startswith("opi_cli.mcp")}
 
 
 def test_a_bad_tool_call_is_still_described_by_jsonschema(workdir: Path) -> None:
