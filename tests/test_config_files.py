@@ -107,6 +107,7 @@ def test_auth_json_readable_by_others_warns_once(workdir: Path, opi_home: Path) 
     auth = opi_home / "auth.json"
     auth.write_text('{"openai": {"type": "api_key", "key": "sk-test"}}')
     auth.chmod(0o644)
+    (opi_home / "settings.json").write_text('{"retry": {"enabled": false}}')  # port 9 refuses: no backoff waits
     proc = run_opi(["-p", "--model", "openai/gpt-4o", "--base-url", "http://127.0.0.1:9/v1", "hi"], cwd=workdir)
     warnings = [line for line in proc.stderr.splitlines() if "auth.json" in line]
     assert warnings == [f"opi: warning: {auth} is readable by other users (mode 0644); run: chmod 600 {auth}"]
