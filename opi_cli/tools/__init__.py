@@ -7,10 +7,10 @@ module that needs one name (``tools.trust_modes``, the seams) does not load ever
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from opi_cli._util.lazy import lazy_exports
 from opi_cli.agent.tool import Tool
 
 if TYPE_CHECKING:
@@ -169,14 +169,4 @@ def create_builtin_tools(
     return {name: makers[name]() for name in ALL_TOOLS if name in wanted}
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
