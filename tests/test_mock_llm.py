@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import wait_until
 from tests.mock_llm import MockLLM, load_script
 
 TOOL_STEPS: list[dict[str, Any]] = [
@@ -343,4 +344,6 @@ def test_keep_alive_mode_serves_every_answer_on_one_connection() -> None:
         with client.stream("POST", srv.base_url + "/v1/chat/completions", json={"model": "m"}) as resp:
             assert "four" in resp.read().decode()
         assert srv.connections == 2
+        # the server stamps an entry once its handler returns, which may be just after the client read it all
+        wait_until(lambda: all("answered_at" in r for r in srv.requests), what="every request stamped answered")
         assert all(r["answered_at"] >= r["received_at"] for r in srv.requests)
