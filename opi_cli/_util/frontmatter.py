@@ -23,7 +23,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from opi_cli._util.records import record
 
 __all__ = ["FrontValue", "Frontmatter", "FrontmatterError", "parse_frontmatter"]
 
@@ -43,7 +45,7 @@ class FrontmatterError(ValueError):
         self.message = message
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Frontmatter:
     """A file split into its metadata and its body (the text after the closing ``---``)."""
 

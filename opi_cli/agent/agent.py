@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Literal
 
 from opi_cli._util.abort import AbortController
 from opi_cli._util.ids import now_ms
+from opi_cli._util.records import record
 from opi_cli.agent.events import AgentEvent, ModelChanged, QueueUpdate, ThinkingLevelChanged
 from opi_cli.agent.hooks import AgentHooks
 from opi_cli.agent.loop import LoopConfig, RetrySettings, run_loop
@@ -39,7 +40,7 @@ QueueMode = Literal["one-at-a-time", "all"]
 Listener = Callable[[AgentEvent], None]
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class AgentOptions:
     """Everything an Agent is built from (all but ``model`` and ``provider`` optional)."""
 

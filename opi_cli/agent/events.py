@@ -8,10 +8,10 @@ when asked for.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
 from opi_cli._util.jsonio import JsonValue
+from opi_cli._util.records import record
 from opi_cli.agent.messages import AgentMessage, agent_message_to_json
 from opi_cli.ai.events import ContentDelta, ContentEnd, ContentStart, assistant_event_to_json
 from opi_cli.ai.types import AssistantMessage, ToolResultMessage, Usage, content_to_json, usage_to_json
@@ -49,7 +49,7 @@ def _result_json(content: tuple[object, ...], details: JsonValue) -> dict[str, J
     return d
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AgentStart:
     type: Literal["agent_start"] = "agent_start"
 
@@ -57,7 +57,7 @@ class AgentStart:
         return {"type": self.type}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TurnStart:
     type: Literal["turn_start"] = "turn_start"
 
@@ -65,7 +65,7 @@ class TurnStart:
         return {"type": self.type}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MessageStart:
     message: AgentMessage
     type: Literal["message_start"] = "message_start"
@@ -74,7 +74,7 @@ class MessageStart:
         return {"type": self.type, "message": agent_message_to_json(self.message)}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MessageUpdate:
     source: ContentStart | ContentDelta | ContentEnd
     type: Literal["message_update"] = "message_update"
@@ -91,7 +91,7 @@ class MessageUpdate:
         return {"type": self.type, "assistantMessageEvent": ame}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MessageEnd:
     message: AgentMessage
     type: Literal["message_end"] = "message_end"
@@ -100,7 +100,7 @@ class MessageEnd:
         return {"type": self.type, "message": agent_message_to_json(self.message)}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ToolExecutionStart:
     tool_call_id: str
     tool_name: str
@@ -111,7 +111,7 @@ class ToolExecutionStart:
         return {"type": self.type, "toolCallId": self.tool_call_id, "toolName": self.tool_name, "args": self.args}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ToolExecutionUpdate:
     tool_call_id: str
     tool_name: str
@@ -130,7 +130,7 @@ class ToolExecutionUpdate:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ToolExecutionEnd:
     tool_call_id: str
     tool_name: str
@@ -149,7 +149,7 @@ class ToolExecutionEnd:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TurnEnd:
     message: AssistantMessage
     tool_results: tuple[ToolResultMessage, ...]
@@ -163,7 +163,7 @@ class TurnEnd:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AgentEnd:
     messages: tuple[AgentMessage, ...]
     type: Literal["agent_end"] = "agent_end"
@@ -172,7 +172,7 @@ class AgentEnd:
         return {"type": self.type, "messages": [agent_message_to_json(m) for m in self.messages]}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class QueueUpdate:
     steering: tuple[str, ...]
     follow_up: tuple[str, ...]
@@ -182,7 +182,7 @@ class QueueUpdate:
         return {"type": self.type, "steering": list(self.steering), "followUp": list(self.follow_up)}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AutoRetryStart:
     attempt: int
     max_attempts: int
@@ -200,7 +200,7 @@ class AutoRetryStart:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AutoRetryEnd:
     success: bool
     attempt: int
@@ -217,7 +217,7 @@ class AutoRetryEnd:
 CompactionReason = Literal["manual", "threshold", "overflow"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CompactionStart:
     reason: CompactionReason
     type: Literal["compaction_start"] = "compaction_start"
@@ -226,7 +226,7 @@ class CompactionStart:
         return {"type": self.type, "reason": self.reason}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CompactionEnd:
     reason: CompactionReason
     result: dict[str, JsonValue] | None
@@ -246,7 +246,7 @@ class CompactionEnd:
         return d
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ThinkingLevelChanged:
     level: str
     type: Literal["thinking_level_changed"] = "thinking_level_changed"
@@ -255,7 +255,7 @@ class ThinkingLevelChanged:
         return {"type": self.type, "level": self.level}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ModelChanged:
     provider: str
     model_id: str
@@ -265,7 +265,7 @@ class ModelChanged:
         return {"type": self.type, "provider": self.provider, "modelId": self.model_id}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SessionInfoChanged:
     name: str
     type: Literal["session_info_changed"] = "session_info_changed"
@@ -274,7 +274,7 @@ class SessionInfoChanged:
         return {"type": self.type, "name": self.name}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PersistenceErrorEvent:
     message: str
     path: str | None
@@ -284,7 +284,7 @@ class PersistenceErrorEvent:
         return {"type": self.type, "message": self.message, "path": self.path}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PermissionDenied:
     """A tool call the permission gate refused (by a rule, the mode, the user, or because
     nobody could approve it in a non-interactive run); the model got an error result."""
@@ -311,7 +311,7 @@ class PermissionDenied:
         return d
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SessionSummary:
     session_id: str
     session_file: str | None

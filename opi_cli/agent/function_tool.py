@@ -33,6 +33,7 @@ from typing import Any, overload
 
 from opi_cli._util.abort import AbortSignal
 from opi_cli._util.jsonio import JsonValue
+from opi_cli._util.records import record
 from opi_cli.agent.tool import ExecutionMode, ToolResult, UpdateCallback, text_result
 from opi_cli.agent.type_schema import (
     MISSING,
@@ -54,14 +55,14 @@ __all__ = ["Field", "FunctionTool", "function_schema", "function_tool", "to_tool
 # functions
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record
 class _Param:
     name: str
     kind: Any
     convert: Convert
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record
 class _Plan:
     """How to call the function with a validated argument object."""
 

@@ -12,10 +12,11 @@ gate, extensions) are combined with :func:`compose_hooks` into one :class:`Agent
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from opi_cli._util.abort import AbortSignal
 from opi_cli._util.jsonio import JsonValue
+from opi_cli._util.records import record
 from opi_cli.agent.messages import AgentMessage
 from opi_cli.agent.tool import Tool, ToolResult
 from opi_cli.ai.model import Model
@@ -39,14 +40,14 @@ class StopRun(AgentError):
     cost ceiling): the run ends with an error message that is exactly this text."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ToolCallContext:
     tool_call: ToolCall
     args: dict[str, JsonValue]
     messages: tuple[AgentMessage, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BeforeToolCallResult:
     """Return ``block=True`` to refuse the call; ``reason`` becomes the error result text."""
 
@@ -54,7 +55,7 @@ class BeforeToolCallResult:
     reason: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AfterToolCallResult:
     """Fields left ``None`` keep the tool's own value."""
 
@@ -63,7 +64,7 @@ class AfterToolCallResult:
     is_error: bool | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TurnContext:
     message: AssistantMessage
     tool_results: tuple[ToolResultMessage, ...]
@@ -71,7 +72,7 @@ class TurnContext:
     turn: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PrepareNextTurnUpdate:
     """Changes applied before the next model call (``None`` = unchanged)."""
 
@@ -81,7 +82,7 @@ class PrepareNextTurnUpdate:
     tools: Sequence[Tool] | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AgentHooks:
     transform_context: Callable[[list[AgentMessage], AbortSignal], Awaitable[list[AgentMessage]]] | None = None
     convert_to_llm: Callable[[list[AgentMessage]], list[Message]] | None = None

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 
 from opi_cli._util.abort import AbortSignal
 from opi_cli._util.ids import now_ms
 from opi_cli._util.jsonio import JsonValue
+from opi_cli._util.records import record
 from opi_cli.agent.events import (
     AgentEnd,
     AgentEvent,
@@ -70,7 +71,7 @@ SKIPPED_TEXT = "Skipped due to queued user message."
 Emit = Callable[[AgentEvent], None]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RetrySettings:
     """The ``retry`` settings: delays are ``base_delay_ms * 2**(attempt-1)``; a server's
     ``retry-after`` wins, but one above ``max_delay_ms`` (0 = no cap) is not waited for."""
@@ -81,7 +82,7 @@ class RetrySettings:
     max_delay_ms: int = 60000
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class LoopConfig:
     """What one run needs; the Agent builds it from its state for every run.
 
@@ -353,7 +354,7 @@ async def _stream_once(
 # tools
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class _Prepared:
     call: ToolCall
     tool: Tool | None

@@ -8,10 +8,10 @@ like any message; :func:`convert_to_llm` turns them into user messages for the m
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
 from opi_cli._util.jsonio import JsonValue
+from opi_cli._util.records import record
 from opi_cli.ai.types import (
     AssistantMessage,
     ImageContent,
@@ -45,7 +45,7 @@ BRANCH_SUMMARY_PREFIX = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BashExecutionMessage:
     command: str
     output: str
@@ -58,7 +58,7 @@ class BashExecutionMessage:
     role: Literal["bashExecution"] = "bashExecution"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CustomMessage:
     custom_type: str
     content: tuple[UserContent, ...]
@@ -68,7 +68,7 @@ class CustomMessage:
     role: Literal["custom"] = "custom"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BranchSummaryMessage:
     summary: str
     from_id: str
@@ -76,7 +76,7 @@ class BranchSummaryMessage:
     role: Literal["branchSummary"] = "branchSummary"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CompactionSummaryMessage:
     summary: str
     tokens_before: int

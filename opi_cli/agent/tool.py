@@ -10,11 +10,11 @@ it into an error result with the exception's message.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
 from opi_cli._util.abort import AbortSignal
 from opi_cli._util.jsonio import JsonValue
+from opi_cli._util.records import record
 from opi_cli.ai.provider import ToolSpec
 from opi_cli.ai.types import ImageContent, TextContent
 
@@ -31,7 +31,7 @@ __all__ = [
 ExecutionMode = Literal["parallel", "sequential"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ToolResult:
     content: tuple[TextContent | ImageContent, ...]
     details: JsonValue = None
@@ -43,7 +43,7 @@ class ToolResult:
         return "".join(c.text for c in self.content if isinstance(c, TextContent))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ToolUpdate:
     """Progress of a running tool: the accumulated partial result so far (not a delta)."""
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeAlias, Union
 
 from opi_cli._util.jsonio import JsonValue
+from opi_cli._util.records import record
 
 __all__ = [
     "MISSING",
@@ -56,7 +57,7 @@ MISSING: Any = dataclasses.MISSING
 """Returned by :func:`json_default` for a default JSON cannot hold."""
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record
 class Field:
     """Metadata for ``Annotated[X, Field(...)]``: a description and JSON Schema constraints.
 
@@ -98,7 +99,7 @@ class Field:
             schema["examples"] = list(self.examples)
 
 
-@dataclasses.dataclass(slots=True)
+@record(frozen=False)
 class TypeSpec:
     """The JSON Schema of an annotation and the function converting a validated JSON value to it."""
 

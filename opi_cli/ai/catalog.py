@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import field, fields, replace
 from pathlib import Path
 from typing import Any, cast
 
+from opi_cli._util.records import record
 from opi_cli.ai import catalog_data
 from opi_cli.ai.model import Model, ModelCost, OpenAICompat
 from opi_cli.ai.models_json import (
@@ -46,7 +47,7 @@ DEFAULT_MAX_TOKENS = 16384
 _DATED_ID = re.compile(r"-\d{8}$")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Provider:
     """A provider opi can talk to.
 

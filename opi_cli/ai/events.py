@@ -8,10 +8,10 @@ classified :class:`ProviderError`). Every ``partial`` is an immutable snapshot.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal, Protocol, TypeAlias
 
 from opi_cli._util.jsonio import JsonValue
+from opi_cli._util.records import record
 from opi_cli.ai.types import AssistantContent, AssistantMessage, ToolCall, content_to_json
 
 __all__ = [
@@ -50,7 +50,7 @@ RETRYABLE_KINDS: frozenset[str] = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ProviderError:
     """Why a request failed, classified for the retry and compaction logic.
 
@@ -77,13 +77,13 @@ class SnapshotRef(Protocol):
     def message(self) -> AssistantMessage: ...
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StreamStart:
     partial: AssistantMessage
     type: Literal["start"] = "start"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ContentStart:
     kind: ContentKind
     content_index: int
@@ -95,7 +95,7 @@ class ContentStart:
         return self.snapshot.message()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ContentDelta:
     kind: ContentKind
     content_index: int
@@ -108,7 +108,7 @@ class ContentDelta:
         return self.snapshot.message()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ContentEnd:
     kind: ContentKind
     content_index: int
@@ -121,13 +121,13 @@ class ContentEnd:
         return self.snapshot.message()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StreamDone:
     message: AssistantMessage
     type: Literal["done"] = "done"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StreamError:
     message: AssistantMessage
     error: ProviderError

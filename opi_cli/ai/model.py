@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Literal
 
+from opi_cli._util.records import record
 from opi_cli.ai.types import Cost, Usage
 
 __all__ = ["KNOWN_APIS", "Api", "Model", "ModelCost", "OpenAICompat", "compute_cost"]
@@ -13,7 +14,7 @@ Api = Literal["openai-completions", "openai-responses", "anthropic-messages", "f
 KNOWN_APIS: tuple[str, ...] = ("openai-completions", "openai-responses", "anthropic-messages", "faux")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ModelCost:
     """Prices in dollars per million tokens."""
 
@@ -23,7 +24,7 @@ class ModelCost:
     cache_write: float = 0.0
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class OpenAICompat:
     """Quirks of OpenAI-compatible servers (pi's ``compat`` block of models.json).
 
@@ -43,7 +44,7 @@ class OpenAICompat:
     reasoning_effort_map: dict[str, str] | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Model:
     """One model as opi uses it.
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+from opi_cli._util.records import record
 from opi_cli.ai.config_check import parse_config, validate_config
 from opi_cli.ai.file_schemas import MODELS_SCHEMA
 from opi_cli.ai.model import KNOWN_APIS, OpenAICompat
@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ModelSpec:
     """One ``models[]`` or ``modelOverrides`` entry: ``values`` holds only the fields given, by Model attribute name."""
 
@@ -38,7 +38,7 @@ class ModelSpec:
     compat: OpenAICompat | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ProviderSpec:
     """One ``providers.NAME`` block of models.json."""
 
@@ -53,7 +53,7 @@ class ProviderSpec:
     overrides: tuple[ModelSpec, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RegistryAdditions:
     """What a models.json file adds to the built-in registry."""
 
@@ -110,7 +110,7 @@ def parse_models_json(text: str, path: Path) -> RegistryAdditions:
     return additions
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Where:
     path: Path
     text: str

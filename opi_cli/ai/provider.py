@@ -13,12 +13,13 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from contextlib import aclosing
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Protocol
 
 from opi_cli._util.abort import AbortSignal
 from opi_cli._util.ids import now_ms
 from opi_cli._util.jsonio import JsonValue
+from opi_cli._util.records import record
 from opi_cli.ai.events import (
     AssistantStreamEvent,
     ContentDelta,
@@ -56,7 +57,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ToolSpec:
     """A tool as the model sees it: name, description, JSON Schema of its arguments.
 
@@ -71,7 +72,7 @@ class ToolSpec:
     strict: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LlmContext:
     """Everything sent to the model for one request."""
 
@@ -80,7 +81,7 @@ class LlmContext:
     tools: tuple[ToolSpec, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StreamOptions:
     """Per-request options.
 

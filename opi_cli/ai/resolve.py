@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import subprocess
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
+from opi_cli._util.records import record
 from opi_cli.ai import catalog_data
 from opi_cli.ai.catalog import ModelRegistry, Provider, split_thinking_suffix
 from opi_cli.ai.config_check import read_config
@@ -54,7 +55,7 @@ class NoModelError(ConfigError):
     """
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ModelQuery:
     """What the user asked for, from flags and settings (all optional).
 
@@ -354,7 +355,7 @@ def _by_pattern(
 # -- switching -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SwitchTarget:
     """Where a model switch sends requests, and with which key."""
 
@@ -427,7 +428,7 @@ def clamp_thinking(model: Model, level: ThinkingLevel) -> ThinkingLevel:
 # -- local servers ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LocalServer:
     """An OpenAI-compatible server found on this machine."""
 

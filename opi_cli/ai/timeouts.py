@@ -9,12 +9,12 @@ default). Each limit carries the name the user sets it by, so an error can say w
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from opi_cli._util.records import record
 
 __all__ = ["DEFAULT_TIMEOUTS", "HttpTimeouts"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class HttpTimeouts:
     """Per-request time limits in seconds (``None``: no limit) and their user-facing names.
 

@@ -8,10 +8,11 @@ the same as pi), which is also the shape stored in session files.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import Literal, TypeAlias
 
 from opi_cli._util.jsonio import JsonValue
+from opi_cli._util.records import record
 
 __all__ = [
     "AssistantContent",
@@ -40,7 +41,7 @@ ThinkingLevel = Literal["off", "minimal", "low", "medium", "high", "xhigh"]
 THINKING_LEVELS: tuple[ThinkingLevel, ...] = ("off", "minimal", "low", "medium", "high", "xhigh")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TextContent:
     """A run of text. ``text_signature`` carries a provider id needed for replay (Responses)."""
 
@@ -49,7 +50,7 @@ class TextContent:
     type: Literal["text"] = "text"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ThinkingContent:
     """Reasoning text. ``thinking_signature`` must be replayed byte for byte (Anthropic), or
     names the field it came in (``reasoning_content``), or holds a Responses reasoning item.
@@ -61,7 +62,7 @@ class ThinkingContent:
     type: Literal["thinking"] = "thinking"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ImageContent:
     """An image as base64 ``data`` with its MIME type."""
 
@@ -70,7 +71,7 @@ class ImageContent:
     type: Literal["image"] = "image"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ToolCall:
     """A call the model asked for. ``arguments`` is the parsed JSON object; when the
     provider's text did not parse, it is ``{}`` and ``parse_error`` says why."""
@@ -86,7 +87,7 @@ UserContent: TypeAlias = TextContent | ImageContent
 AssistantContent: TypeAlias = TextContent | ThinkingContent | ToolCall
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Cost:
     """Dollars spent, per token category."""
 
@@ -97,7 +98,7 @@ class Cost:
     total: float = 0.0
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Usage:
     """Token counts of one response. ``input`` excludes cached tokens; ``cache_read`` and
     ``cache_write`` are counted apart; ``total_tokens`` is the sum of the four."""
@@ -127,14 +128,14 @@ class Usage:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class UserMessage:
     content: tuple[UserContent, ...]
     timestamp: int
     role: Literal["user"] = "user"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AssistantMessage:
     content: tuple[AssistantContent, ...]
     api: str
@@ -158,7 +159,7 @@ class AssistantMessage:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ToolResultMessage:
     tool_call_id: str
     tool_name: str

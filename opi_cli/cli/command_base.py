@@ -8,11 +8,11 @@ importing the table that registers them.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Protocol
 
 from rich.console import RenderableType
 
+from opi_cli._util.records import record
 from opi_cli.ai.catalog import ModelRegistry
 from opi_cli.cli.footer import FooterState
 from opi_cli.cli.settings import Settings
@@ -70,7 +70,7 @@ class Host(Protocol):
 Handler = Callable[[Host, str], Awaitable[None]]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Command:
     name: str
     description: str

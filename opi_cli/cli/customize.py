@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from opi_cli._util.records import record
 from opi_cli.agent.hooks import AgentHooks, compose_hooks
 from opi_cli.agent.tool import Tool
 from opi_cli.cli.settings import Settings, load_json_file
@@ -118,7 +119,7 @@ def settings_hooks(settings: Settings, *, project_allowed: bool, notify: Notify)
     return config
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class Customization:
     """Everything users added, for one runtime (see the module docstring)."""
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+from opi_cli._util.records import record
 
 __all__ = ["ENTRY_POINT_GROUP", "ExtensionSource", "entry_point_sources", "file_sources", "find_sources"]
 
@@ -22,7 +23,7 @@ ENTRY_POINT_GROUP = "opi.extensions"
 _CACHE_VERSION = 1
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ExtensionSource:
     """One extension to load: an entry point (``target`` = ``module:attr``) or a project file."""
 

@@ -30,6 +30,7 @@ from typing import Any, get_args
 
 from opi_cli._util.abort import AbortSignal
 from opi_cli._util.jsonio import JsonValue
+from opi_cli._util.records import record
 from opi_cli.agent.events import AgentEvent
 from opi_cli.agent.tool import ExecutionMode, Tool, ToolResult, UpdateCallback, error_result
 from opi_cli.cli.extension_sources import ExtensionSource
@@ -45,7 +46,7 @@ OBSERVED_EVENTS: frozenset[str] = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ExtensionCommand:
     """A slash command an extension registered; ``run(host, args)`` calls it safely."""
 
@@ -135,7 +136,7 @@ class _ExtensionTool:
         return await self.inner.execute(call_id, args, signal, on_update)
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class Extensions:
     """Everything the loaded extensions registered."""
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 
+from opi_cli._util.records import record
 from opi_cli.agent.cost_ceiling import CostCeiling
 from opi_cli.ai.model import Model
 from opi_cli.ai.types import AssistantMessage, Usage
@@ -58,7 +59,7 @@ def git_branch(cwd: Path) -> str | None:
     return None
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class FooterState:
     """What the footer shows that is not in the agent itself.
 

@@ -15,13 +15,14 @@ import json
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from io import StringIO
 
 from rich.console import Console, Group, RenderableType
 from rich.text import Text
 
 from opi_cli._util.jsonio import JsonValue
+from opi_cli._util.records import record
 from opi_cli.agent.events import (
     AgentEnd,
     AgentEvent,
@@ -54,7 +55,7 @@ SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 _BLANK = Text("")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Piece:
     """A finished part of a block: markdown prose, or a run of lines from a code fence."""
 
@@ -152,14 +153,14 @@ def _piece_renderable(p: Piece, *, dim: bool) -> RenderableType:
     return Group(Text(""), body) if p.gap else body
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class _Block:
     kind: str  # "text" | "thinking"
     stream: MarkdownStream = field(default_factory=MarkdownStream)
     started: bool = False
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class _Tool:
     call_id: str
     name: str
@@ -170,7 +171,7 @@ class _Tool:
     details: JsonValue = None
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class _Status:
     text: str
     deadline: float | None = None  # a countdown ends here

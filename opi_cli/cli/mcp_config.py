@@ -18,11 +18,11 @@ import contextlib
 import hashlib
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from opi_cli._util.atomic import replace_file
+from opi_cli._util.records import record
 from opi_cli.cli.settings import Settings, load_json_file
 from opi_cli.errors import ConfigError
 
@@ -43,7 +43,7 @@ Approval = Literal["approved", "denied", "ask"]
 _ORDER: tuple[Scope, ...] = ("user", "project", "local")  # later wins
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ConfiguredServer:
     """One ``mcpServers`` entry as written, with where it came from."""
 

@@ -13,15 +13,17 @@ Every option has a metavar (``--model MODEL``), so ``--help`` never shows Python
 import copy
 import inspect
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Annotated, Any
 
 import typer
 
+from opi_cli._util.records import record
+
 __all__ = ["GLOBAL_OPTION_NAMES", "RunOptions", "with_common_options"]
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class RunOptions:
     messages: list[str] = field(default_factory=list)
     print_mode: bool = False

@@ -17,11 +17,11 @@ without trusting the rest of it.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from opi_cli._util.atomic import write_atomic
+from opi_cli._util.records import record
 from opi_cli.cli.project_trust import is_allowed
 from opi_cli.cli.settings import Settings, load_json_file
 
@@ -65,7 +65,7 @@ def remember_allow_rules(home: Path, cwd: Path, texts: tuple[str, ...]) -> None:
     write_atomic(home / RULES_FILE, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode(), mode=0o600)
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class ProjectOverrides:
     """The user's and the project's settings files, read separately, and whether the folder is trusted.
 

@@ -9,12 +9,12 @@ live ever scrolls into the terminal's history. The rule's colour tells the think
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from prompt_toolkit.formatted_text import ANSI, StyleAndTextTuples, to_formatted_text
 from prompt_toolkit.styles import Style
 from rich.console import RenderableType
 
+from opi_cli._util.records import record
 from opi_cli.cli.live import render_ansi
 from opi_cli.cli.picker import Picker
 
@@ -51,7 +51,7 @@ BASH_COLOR = "#5faf5f"
 PICKER_ROWS = 10
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Glyphs:
     """The characters of the rule, the prompt, the queue hint and the picker's pointer."""
 
@@ -65,7 +65,7 @@ class Glyphs:
         return cls("─", "› ", "↳", "❯ ") if utf8 else cls("-", "> ", "->", "> ")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AreaParts:
     """One frame's inputs (see :func:`prompt_area`)."""
 

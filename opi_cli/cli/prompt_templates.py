@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
 from opi_cli._util.frontmatter import FrontmatterError, parse_frontmatter
+from opi_cli._util.records import record
 
 __all__ = ["PromptTemplate", "discover_templates", "expand_template", "split_args", "substitute_args"]
 
@@ -32,7 +33,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")
 _DESCRIPTION_CHARS = 80
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PromptTemplate:
     """One template file: ``name`` is the command (lower case), ``body`` the text to expand."""
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 import base64
 import contextlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from opi_cli._util.records import record
 from opi_cli._util.redact import mask_dsn
 from opi_cli.agent.agent import Agent, AgentOptions
 from opi_cli.agent.loop import RetrySettings
@@ -63,7 +64,7 @@ _IMAGE_MAGIC = (
 )
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class Runtime:
     settings: Settings
     registry: ModelRegistry

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
+from opi_cli._util.records import record
 from opi_cli.ai.config_check import read_config
 from opi_cli.cli.settings_schema import settings_schema
 from opi_cli.errors import ConfigError
@@ -58,7 +59,7 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Settings:
     """The merged settings plus the paths and environment they came from."""
 

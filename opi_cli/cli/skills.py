@@ -17,9 +17,10 @@ still works).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+from opi_cli._util.records import record
 
 __all__ = ["Skill", "discover_skills", "expand_skill"]
 
@@ -30,7 +31,7 @@ _MAX_NAME = 64
 _MAX_DESCRIPTION = 1024
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Skill:
     """One skill: ``path`` is its ``SKILL.md``, ``body`` the text after the frontmatter."""
 

@@ -12,7 +12,8 @@ import asyncio
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+
+from opi_cli._util.records import record
 
 __all__ = ["MAX_LINE", "LineReader", "TooLong"]
 
@@ -20,7 +21,7 @@ MAX_LINE = 64 * 1024 * 1024
 """The longest line read (images come base64-encoded inside a command)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TooLong:
     """A line that was skipped: ``size`` bytes, more than the limit."""
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from opi_cli._util.records import record
 from opi_cli.errors import UsageError
 
 __all__ = [
@@ -41,13 +41,13 @@ _DEFAULT_SNIPPETS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ContextFile:
     path: Path
     content: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SystemPromptInputs:
     cwd: Path
     home: Path

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from opi_cli._util.atomic import replace_file
+from opi_cli._util.records import record
 from opi_cli.agent.cost_ceiling import CostCeiling
 from opi_cli.agent.hooks import AgentHooks, compose_hooks
 from opi_cli.agent.tool import Tool
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
 __all__ = ["Trust", "build_trust", "check_trust_settings", "load_rules", "save_allow_rules"]
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class Trust:
     """The trust pieces of one run (see the module docstring).
 

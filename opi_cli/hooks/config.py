@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from opi_cli._util.jsonio import JsonValue
+from opi_cli._util.records import record
 from opi_cli.errors import ConfigError
 
 __all__ = [
@@ -47,7 +48,7 @@ CLAUDE_TOOL_NAMES = {
 matcher such as ``Edit|Write`` keeps working."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CommandHook:
     """A shell command; ``where`` names it in messages (``hooks.PreToolUse[0].hooks[1]``)."""
 
@@ -60,7 +61,7 @@ class CommandHook:
         return f"`{self.command}`"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PythonHook:
     """A Python function of an extension: it gets the event dict (the same as a command's
     stdin) and returns ``None``, a dict shaped like a command's JSON output, or a string
@@ -78,7 +79,7 @@ class PythonHook:
 Handler = CommandHook | PythonHook
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class HookMatcher:
     """The handlers to run when ``pattern`` matches (empty pattern: always)."""
 
@@ -95,7 +96,7 @@ class HookMatcher:
         return self.regex.fullmatch(value) is not None or (alias is not None and self.regex.fullmatch(alias) is not None)
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class HookConfig:
     """Matchers by event, in the order they were configured; ``warnings`` for what was skipped."""
 

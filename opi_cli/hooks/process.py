@@ -15,7 +15,8 @@ import shutil
 import signal
 import subprocess
 from collections.abc import Mapping
-from dataclasses import dataclass
+
+from opi_cli._util.records import record
 
 __all__ = ["MAX_OUTPUT_CHARS", "CommandResult", "run_command"]
 
@@ -23,7 +24,7 @@ MAX_OUTPUT_CHARS = 100_000
 """What is kept of a hook's stdout and of its stderr (the rest is cut, and says so)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CommandResult:
     """How a command ended: ``exit_code`` is ``None`` when it timed out or could not start."""
 

@@ -31,9 +31,9 @@ import inspect
 import json
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 from opi_cli._util.jsonio import JsonValue, dumps_bytes
+from opi_cli._util.records import record
 from opi_cli.agent.hooks import (
     AfterToolCallResult,
     AgentHooks,
@@ -61,7 +61,7 @@ Notify = Callable[[str], None]
 SessionInfo = Callable[[], tuple[str, str | None]]  # (session id, session file or None)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class HookOutcome:
     """What one handler answered, read the way Claude Code reads it."""
 

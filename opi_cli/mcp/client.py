@@ -14,10 +14,11 @@ import asyncio
 import contextlib
 import itertools
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from opi_cli._util.abort import AbortSignal
 from opi_cli._util.jsonio import JsonValue
+from opi_cli._util.records import record
 from opi_cli.mcp.transport import JsonRpcMessage, Transport, TransportClosed
 
 __all__ = [
@@ -52,7 +53,7 @@ class RequestAborted(Exception):
     """The caller aborted the request (the request was cancelled)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ServerInfo:
     """What ``initialize`` told us about the server."""
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Literal
 
 from opi_cli._util.jsonio import JsonValue
+from opi_cli._util.records import record
 from opi_cli.errors import ConfigError
 
 __all__ = ["McpServerConfig", "ServerKind", "expand_vars", "parse_server"]
@@ -29,7 +30,7 @@ _KINDS: dict[str, ServerKind] = {
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class McpServerConfig:
     """One server, ready to start.
 

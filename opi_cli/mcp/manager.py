@@ -22,12 +22,13 @@ import contextlib
 import math
 import os
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from opi_cli._util.abort import AbortSignal
 from opi_cli._util.jsonio import JsonValue
+from opi_cli._util.records import record
 from opi_cli.agent.tool import ToolResult, ToolUpdate, UpdateCallback, error_result
 from opi_cli.ai.types import TextContent
 from opi_cli.mcp.client import McpClient, McpError, RequestAborted, RequestTimeout
@@ -50,7 +51,7 @@ class McpUnavailable(Exception):
     """A server cannot serve a request now (not configured, not started, backing off)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class McpOptions:
     """How the manager runs servers.
 

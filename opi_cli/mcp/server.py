@@ -12,11 +12,12 @@ import asyncio
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Literal
 
 from opi_cli._util.jsonio import JsonValue
+from opi_cli._util.records import record
 from opi_cli.mcp.client import McpClient, ServerInfo
 from opi_cli.mcp.config import McpServerConfig
 from opi_cli.mcp.tools import McpTool
@@ -28,7 +29,7 @@ ServerState = Literal["starting", "ready", "failed", "stopped"]
 _MAX_BACKOFF_S = 30.0
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ServerStatus:
     """A snapshot of one server for ``/mcp`` and ``opi mcp list``."""
 
@@ -63,7 +64,7 @@ def default_transport(config: McpServerConfig, log_path: Path, env: Mapping[str,
     return HttpTransport(config.url, headers=config.headers, kind=config.kind, log_path=log_path)
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class ServerSlot:
     """Mutable state of one server (owned by the manager)."""
 

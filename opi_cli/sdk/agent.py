@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from opi_cli._util.jsonio import JsonValue
+from opi_cli._util.records import record
 from opi_cli.agent.agent import LoopAgent
 from opi_cli.agent.events import AgentEvent
 from opi_cli.agent.messages import AgentMessage
@@ -83,7 +83,7 @@ class ErrorRecordingProvider:
             yield ev
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AgentSetup:
     """What the builder decided besides the loop agent: compaction, summariser, folder, Realtime, MCP."""
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from datetime import timedelta
 
+from opi_cli._util.records import record
 from opi_cli.ai.catalog import ModelRegistry
 from opi_cli.ai.model import Model
 from opi_cli.ai.provider import StreamOptions
@@ -22,7 +23,7 @@ from opi_cli.errors import ConfigError
 __all__ = ["Config", "Endpoint", "check_config", "resolve_endpoint"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Config:
     """Request settings for the library agent (all optional but ``model``).
 
@@ -119,7 +120,7 @@ def check_config(config: Config) -> None:
         raise ConfigError(f"base_url must start with http:// or https://, got {url!r}")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Endpoint:
     """What a config resolves to: the model, its key, and the per-request options."""
 

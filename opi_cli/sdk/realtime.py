@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from opi_cli._util.records import record
 from opi_cli.agent.agent import AgentOptions
 from opi_cli.errors import ConfigError
 from opi_cli.realtime.client import Handler, RealtimeClient, RealtimeOptions
@@ -11,7 +10,7 @@ from opi_cli.realtime.client import Handler, RealtimeClient, RealtimeOptions
 __all__ = ["Handler", "RealtimeSettings", "realtime_client"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RealtimeSettings:
     """What ``with_websocket()`` configured: endpoint, key and reconnects."""
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from opi_cli._util.abort import AbortController, AbortSignal
 from opi_cli._util.jsonio import JsonValue
+from opi_cli._util.records import record
 from opi_cli.agent.function_tool import FunctionTool, to_tool_result
 from opi_cli.agent.tool import ExecutionMode, Tool, ToolResult, UpdateCallback
 from opi_cli.agent.validation import validate_arguments
@@ -25,7 +25,7 @@ from opi_cli.tools import ALL_TOOLS, create_builtin_tools
 __all__ = ["RegisteredTool", "ToolDefinition", "ToolRegistry", "adapt_tool", "create_coding_tools"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ToolDefinition:
     """A tool as the model sees it.
 

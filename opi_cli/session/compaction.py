@@ -18,10 +18,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from opi_cli._util.abort import AbortSignal
+from opi_cli._util.records import record
 from opi_cli.agent.messages import AgentMessage
 from opi_cli.ai.model import Model
 from opi_cli.ai.provider import Provider
@@ -174,7 +174,7 @@ class CompactionLock:
 # Running one
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CompactionRequest:
     """What :func:`compact` needs.
 
@@ -204,7 +204,7 @@ class CompactionRequest:
     timeouts: HttpTimeouts = DEFAULT_TIMEOUTS
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CompactionOutcome:
     """How a compaction attempt ended; maps onto ``compaction_end`` (PROTOCOL.md §3).
 
@@ -278,7 +278,7 @@ async def _compact_now(request: CompactionRequest) -> CompactionOutcome:
 # Dry run
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CompactionPreview:
     """What ``/compact --dry-run`` shows; nothing is changed.
 

@@ -19,9 +19,9 @@ from __future__ import annotations
 import bisect
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import assert_never
 
+from opi_cli._util.records import record
 from opi_cli.agent.messages import (
     AgentMessage,
     BashExecutionMessage,
@@ -71,7 +71,7 @@ _READ_TOOLS = frozenset({"read"})
 _MODIFY_TOOLS = frozenset({"write", "edit"})
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CompactionSettings:
     """The ``compaction`` settings block (pi's defaults).
 
@@ -147,7 +147,7 @@ def usage_tokens(usage: Usage) -> int:
     return usage.total_tokens or (usage.input + usage.output + usage.cache_read + usage.cache_write)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ContextUsage:
     """How big the context is, and how much of that figure the provider reported.
 
@@ -224,7 +224,7 @@ def _is_turn_start(entry: Entry) -> bool:
     return isinstance(entry, BranchSummaryEntry | CustomMessageEntry)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CutPoint:
     """Where a compaction cuts a path (indices into the path's entries).
 
@@ -311,14 +311,14 @@ def find_cut_point(
 # Preparation
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class NothingToCompact:
     """Why there is nothing to compact (a line to show the user as is)."""
 
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CompactionPreparation:
     """Everything a summary needs, computed from the path alone.
 

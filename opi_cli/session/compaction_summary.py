@@ -16,12 +16,13 @@ import json
 import math
 import re
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TypeVar
 
 from opi_cli._util.abort import AbortSignal
 from opi_cli._util.ids import now_ms
 from opi_cli._util.jsonio import JsonValue
+from opi_cli._util.records import record
 from opi_cli.agent.messages import AgentMessage, convert_to_llm
 from opi_cli.ai.events import StreamDone, StreamError
 from opi_cli.ai.history import repair_history
@@ -81,7 +82,7 @@ class CompactionAborted(OpiError):
         super().__init__(message)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CompactionResult:
     """A finished compaction, ready to be stored as a ``compaction`` entry.
 
@@ -201,7 +202,7 @@ def _margin(window: int) -> int:
     return max(128, window // 50)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Fitted:
     prompt: str
     omitted_blocks: int
@@ -268,14 +269,14 @@ def _tail_that_fits(text: str, budget: int, count: TokenCounter) -> str:
 # Model calls
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Call:
     messages: tuple[AgentMessage, ...]
     build: Callable[[str], str]
     max_tokens: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Outcome:
     text: str = ""
     usage: Usage = field(default_factory=Usage)
@@ -437,7 +438,7 @@ async def summarize(
     return CompactionResult(summary, prep.first_kept_entry_id, prep.tokens_before, details, usage)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SummaryRequest:
     """What a custom summariser (the seed's compaction hook) is asked to summarise.
 

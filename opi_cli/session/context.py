@@ -13,9 +13,9 @@ message) and ``thinking_level_change`` on the path are reported so a resume can 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
+from opi_cli._util.records import record
 from opi_cli.agent.messages import (
     AgentMessage,
     BranchSummaryMessage,
@@ -40,7 +40,7 @@ _MESSAGE_TYPES = frozenset({"message", "custom_message", "branch_summary"})
 _SETTING_TYPES = frozenset({"model_change", "thinking_level_change"})
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SessionContext:
     """What a resumed agent starts from.
 

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol, cast, runtime_checkable
 
 from opi_cli._util.ids import new_session_id
 from opi_cli._util.jsonio import dumps
+from opi_cli._util.records import record
 from opi_cli.agent.messages import AgentMessage, agent_message_to_json
 from opi_cli.ai.tokens import estimate_tokens
 from opi_cli.ai.types import AssistantMessage, TextContent, ThinkingContent, ToolCall
@@ -69,7 +69,7 @@ def check_conversation_id(conversation_id: str) -> str:
     return cid
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AgentState:
     """A conversation as stored: its messages (context order), the model that last spoke, its name."""
 
@@ -78,7 +78,7 @@ class AgentState:
     name: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ConversationMetadata:
     """One stored conversation as listed.
 

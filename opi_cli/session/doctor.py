@@ -12,11 +12,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 from opi_cli._util.ids import new_entry_id, new_session_id, now_iso
 from opi_cli._util.jsonio import JsonValue, loads
+from opi_cli._util.records import record
 from opi_cli.errors import SessionError
 from opi_cli.session.entries import (
     CURRENT_VERSION,
@@ -40,7 +41,7 @@ __all__ = ["DoctorReport", "check", "repair", "require_session"]
 _NAME = re.compile(r"^(?P<ts>\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z)_(?P<id>[0-9a-fA-F-]{36})$")
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class DoctorReport:
     """What :func:`check` found (``ok`` when nothing needs repair)."""
 

@@ -9,11 +9,12 @@ gives an :class:`EntryError` value.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from types import MappingProxyType
 from typing import Literal, TypeAlias
 
 from opi_cli._util.jsonio import JsonValue, dumps_bytes, loads
+from opi_cli._util.records import record
 from opi_cli.agent.messages import AgentMessage, agent_message_from_json, agent_message_to_json
 from opi_cli.ai.types import ImageContent, TextContent, UserContent, content_from_json, content_to_json
 
@@ -57,14 +58,14 @@ def _no_extra() -> _Extra:
     return _EMPTY
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class EntryError:
     """A line that could not be read as an entry, and why."""
 
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SessionHeader:
     """Line 1 of a session file; not part of the tree."""
 
@@ -76,7 +77,7 @@ class SessionHeader:
     extra: _Extra = field(default_factory=_no_extra)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MessageEntry:
     """A conversation message. ``message_json`` keeps the stored shape for exact round trips."""
 
@@ -89,7 +90,7 @@ class MessageEntry:
     type: Literal["message"] = "message"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ModelChangeEntry:
     id: str
     parent_id: str | None
@@ -100,7 +101,7 @@ class ModelChangeEntry:
     type: Literal["model_change"] = "model_change"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ThinkingLevelChangeEntry:
     id: str
     parent_id: str | None
@@ -110,7 +111,7 @@ class ThinkingLevelChangeEntry:
     type: Literal["thinking_level_change"] = "thinking_level_change"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CompactionEntry:
     """Everything before ``first_kept_entry_id`` on the path is replaced by ``summary``."""
 
@@ -126,7 +127,7 @@ class CompactionEntry:
     type: Literal["compaction"] = "compaction"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BranchSummaryEntry:
     """A summary of the branch the user left (``from_id`` is the old leaf or ``"root"``)."""
 
@@ -141,7 +142,7 @@ class BranchSummaryEntry:
     type: Literal["branch_summary"] = "branch_summary"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CustomEntry:
     """Extension or application state; never sent to the model."""
 
@@ -154,7 +155,7 @@ class CustomEntry:
     type: Literal["custom"] = "custom"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CustomMessageEntry:
     """An extension's message that the model sees as a user message."""
 
@@ -169,7 +170,7 @@ class CustomMessageEntry:
     type: Literal["custom_message"] = "custom_message"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LabelEntry:
     """Sets (or with ``label=None`` clears) the label of ``target_id``."""
 
@@ -182,7 +183,7 @@ class LabelEntry:
     type: Literal["label"] = "label"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SessionInfoEntry:
     """Session metadata; the latest ``name`` wins."""
 
@@ -194,7 +195,7 @@ class SessionInfoEntry:
     type: Literal["session_info"] = "session_info"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LeafEntry:
     """The current position moved to ``target_id`` (``None``: the next entry is a new root).
 
@@ -210,7 +211,7 @@ class LeafEntry:
     type: Literal["leaf"] = "leaf"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class UnknownEntry:
     """An entry of a type this version does not know; kept verbatim in ``data``."""
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import sys
 from array import array
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from opi_cli._util.jsonio import JsonValue, loads
+from opi_cli._util.records import record
 from opi_cli.session.entries import (
     CURRENT_VERSION,
     Entry,
@@ -73,7 +74,7 @@ class IdFilter:
         return bool(bits[a >> 3] & (1 << (a & 7))) and bool(bits[b >> 3] & (1 << (b & 7)))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Damage:
     """A line that was skipped: its 1-based line number (or row), and why."""
 
@@ -81,7 +82,7 @@ class Damage:
     reason: str
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class SessionIndex:
     """What loading a session found, before any message is materialised.
 

@@ -8,10 +8,10 @@ user/assistant message time (falling back to the header time, then the file's mt
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from opi_cli._util.jsonio import JsonValue, loads
+from opi_cli._util.records import record
 from opi_cli.session.entries import SessionHeader
 
 __all__ = ["SessionInfo", "SummaryBuilder", "parse_iso"]
@@ -19,7 +19,7 @@ __all__ = ["SessionInfo", "SummaryBuilder", "parse_iso"]
 _PREVIEW_CHARS = 200
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SessionInfo:
     """A stored session as listed.
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from opi_cli._util.atomic import replace_file
 from opi_cli._util.jsonio import JsonValue
+from opi_cli._util.records import record
 from opi_cli.ai.types import UserMessage
 from opi_cli.session.agent_session import AgentSession
 from opi_cli.session.entries import CustomEntry, Entry, MessageEntry
@@ -28,7 +29,7 @@ from opi_cli.session.snapshots import RESTORED_TYPE, BlobStore, FileSnapshot, re
 __all__ = ["RestoreReport", "RewindPoint", "rewind_points", "rewind_to", "undo_last_turn"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RewindPoint:
     """A user message on the current path and the files changed after it (oldest first)."""
 
@@ -38,7 +39,7 @@ class RewindPoint:
     files: tuple[str, ...]
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class RestoreReport:
     """What a restore did: files written back, files removed, and failures (path, reason)."""
 
@@ -51,7 +52,7 @@ class RestoreReport:
         return len(self.restored) + len(self.deleted)
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class _Path:
     users: list[tuple[int, MessageEntry]] = field(default_factory=list)  # (position, entry)
     snapshots: list[tuple[int, FileSnapshot]] = field(default_factory=list)

@@ -20,10 +20,10 @@ Several sources (settings shell hooks, Python extensions, a library user) are co
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import Literal
 
 from opi_cli._util.ids import now_ms
+from opi_cli._util.records import record
 from opi_cli.agent.agent import LoopAgent
 from opi_cli.ai.types import ImageContent, TextContent, UserMessage
 from opi_cli.errors import OpiError
@@ -53,7 +53,7 @@ class PromptBlocked(OpiError):
     """A ``user_prompt_submit`` hook refused the prompt; it was not sent."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PromptVerdict:
     """``block`` refuses the prompt (``reason`` says why, to the user); ``context`` is added to it."""
 
@@ -62,7 +62,7 @@ class PromptVerdict:
     context: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StopVerdict:
     """``block`` keeps the agent going, with ``reason`` as the next message to the model."""
 
@@ -70,7 +70,7 @@ class StopVerdict:
     reason: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SessionHooks:
     """Optional callables, each awaited at its moment (``None`` = nothing to do)."""
 

@@ -20,12 +20,12 @@ import hashlib
 import os
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from opi_cli._util.atomic import write_atomic
 from opi_cli._util.jsonio import JsonValue
+from opi_cli._util.records import record
 from opi_cli.agent.hooks import AgentHooks, BeforeToolCallResult, ToolCallContext
 from opi_cli.ai.types import UserMessage
 from opi_cli.errors import OpiError
@@ -114,7 +114,7 @@ def blob_store_for(session_file: str | None, fallback: BlobStore) -> BlobStore:
     return DirBlobStore(Path(session_file).parent / SNAPSHOT_DIR)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FileSnapshot:
     """One recorded state: ``before`` is a digest, or None when the file did not exist."""
 

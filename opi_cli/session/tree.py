@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
+from opi_cli._util.records import record
 from opi_cli.agent.messages import AgentMessage
 from opi_cli.session.entries import (
     CompactionEntry,
@@ -34,7 +34,7 @@ __all__ = ["Node", "SessionTree", "node_of"]
 _ROOT = -1
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Node:
     """What the tree needs to know of one entry.
 

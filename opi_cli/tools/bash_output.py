@@ -8,16 +8,15 @@ defect 11).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from opi_cli._util.jsonio import JsonValue
+from opi_cli._util.records import record
 from opi_cli.tools.ops import FileOps, TempFile
 from opi_cli.tools.truncate import DEFAULT_MAX_BYTES, Truncation, format_size, truncate_tail
 
 __all__ = ["CommandOutput", "OutputCollector"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CommandOutput:
     """The text for the model (with the truncation notice) and the details for the UI."""
 

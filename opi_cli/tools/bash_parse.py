@@ -17,7 +17,9 @@ rules see them; commands run by wrappers (``sudo``, ``env``, ``xargs``, ``find -
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from opi_cli._util.records import record
 
 __all__ = ["ParsedBash", "SimpleCommand", "parse_bash", "split_words"]
 
@@ -44,7 +46,7 @@ _EMPTY_PARENS = re.compile(r"\(+[ \t]*\)")
 _HARMLESS_TARGETS = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty"})
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SimpleCommand:
     """One simple command: its words after quote removal (leading ``NAME=value``
     assignments included, redirections left out) and the files it redirects output to."""
@@ -57,7 +59,7 @@ class SimpleCommand:
         return " ".join(self.words)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ParsedBash:
     """What a command line runs.
 
@@ -77,7 +79,7 @@ class _Unparsable(Exception):
     pass
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class _Word:
     parts: list[str] = field(default_factory=list)  # joined once: long words stay linear
     expands: bool = False  # an unquoted or double-quoted $, `…` or $(…) is part of it
@@ -93,7 +95,7 @@ class _Word:
         return self.parts[0] if self.parts else ""
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class _Command:
     words: list[_Word] = field(default_factory=list)
     writes: list[str] = field(default_factory=list)
@@ -509,7 +511,7 @@ class _Parser:
                 self.i += 1
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class _Result:
     commands: list[SimpleCommand] = field(default_factory=list)
     inner: list[SimpleCommand] = field(default_factory=list)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import itertools
 import json
-from dataclasses import dataclass
 
 from opi_cli._util.abort import AbortSignal
 from opi_cli._util.jsonio import JsonValue
+from opi_cli._util.records import record
 from opi_cli.agent.tool import ExecutionMode, ToolResult, UpdateCallback, error_result, text_result
 from opi_cli.errors import ToolError
 from opi_cli.tools.args import req_str
@@ -29,7 +29,7 @@ _EDIT_ITEM: dict[str, JsonValue] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Edit:
     old: str
     new: str

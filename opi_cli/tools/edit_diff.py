@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+
+from opi_cli._util.records import record
 
 __all__ = ["EditDiff", "line_diff"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class EditDiff:
     """The rendered diff and the first changed line (1-based, in the new text)."""
 

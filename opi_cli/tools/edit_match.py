@@ -9,7 +9,8 @@ original text and nothing outside it changes (pi defect 10).
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
+
+from opi_cli._util.records import record
 
 __all__ = ["Match", "View", "build_view", "find_unique", "fold_text"]
 
@@ -26,7 +27,7 @@ def _fold_char(ch: str) -> str:
     return "".join(_FOLD.get(c, c) for c in out)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class View:
     """A transformed text and, per character, the ``[start, end)`` span it came from."""
 
@@ -35,7 +36,7 @@ class View:
     ends: tuple[int, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Match:
     """A unique match, as a span of the original text."""
 

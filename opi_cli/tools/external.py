@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from opi_cli._util.abort import AbortSignal
+from opi_cli._util.records import record
 from opi_cli.tools.ops import ShellOps
 
 __all__ = ["LineRun", "find_binary", "run_lines"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LineRun:
     """How a run ended: exit code (``None`` if we stopped it) and lines we did not consume."""
 

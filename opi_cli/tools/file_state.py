@@ -9,21 +9,22 @@ touched it). Reading it again, even a part of it, is enough to edit it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 
+from opi_cli._util.records import record
 from opi_cli.tools.ops import FileStat
 
 __all__ = ["FileStates"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Seen:
     size: int
     mtime_ns: int
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class FileStates:
     """The state of each file (by absolute path) when the model last saw it; shared by read, write and edit."""
 

@@ -7,7 +7,8 @@ the last rule that matches a path decides, so deeper files override shallower on
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from opi_cli._util.records import record
 
 __all__ = ["IgnoreRules", "Rule", "glob_to_regex", "parse_gitignore"]
 
@@ -72,7 +73,7 @@ def glob_to_regex(pat: str) -> str:
     return "".join(out)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Rule:
     """One pattern of a file in folder ``base`` (a ``/``-path below the search root, ``""`` for
     the root); ``above`` is the root's path seen from a file that lies above the root."""
@@ -130,7 +131,7 @@ def parse_gitignore(text: str, base: str = "", above: str = "") -> list[Rule]:
     return rules
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class IgnoreRules:
     """An immutable stack of rules; :meth:`extended` adds a deeper file's rules."""
 

@@ -17,10 +17,10 @@ import signal as _signal
 import stat as _stat
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from opi_cli._util.atomic import replace_file
+from opi_cli._util.records import record
 from opi_cli.tools.atomic import private_temp_dir
 
 __all__ = [
@@ -39,7 +39,7 @@ __all__ = [
 PathKind = Literal["file", "dir", "other"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DirEntry:
     """One directory entry: ``kind`` follows symlinks, ``is_symlink`` says whether it is one."""
 
@@ -48,7 +48,7 @@ class DirEntry:
     is_symlink: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FileStat:
     """What a path is (following symlinks): its kind, size and modification time.
 

@@ -11,10 +11,10 @@ suggested rules to the policy, so the same command is not asked about again.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from opi_cli._util.jsonio import JsonValue
+from opi_cli._util.records import record
 from opi_cli.agent.events import PermissionDenied
 from opi_cli.agent.hooks import AgentHooks, BeforeToolCallResult, ToolCallContext
 from opi_cli.errors import ToolError
@@ -36,7 +36,7 @@ DeniedBy = Literal["rule", "mode", "user", "non_interactive"]
 _PREVIEW_LINES = 400
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ApprovalRequest:
     """One question for the user.
 
@@ -58,7 +58,7 @@ class ApprovalRequest:
     preview: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ApprovalAnswer:
     """``once`` runs this call; ``session`` also adds the request's suggested rules for the
     rest of the process; ``deny`` refuses it, ``message`` (if any) goes to the model."""

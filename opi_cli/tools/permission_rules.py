@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 
+from opi_cli._util.records import record
 from opi_cli.tools.bash_parse import SimpleCommand, split_words
 
 __all__ = ["PATH_TOOLS", "Rule", "bash_spec_matches", "parse_rule", "path_spec_matches", "rule_applies"]
@@ -42,7 +42,7 @@ PATH_TOOLS = frozenset({"read", "edit", "multiedit", "write", "grep", "glob", "f
 _RULE = re.compile(r"\A([A-Za-z_][\w\-.]*)(?:\((.*)\))?\Z", re.DOTALL)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Rule:
     """One parsed rule.
 

@@ -23,10 +23,11 @@ from __future__ import annotations
 import os
 import shlex
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Literal
 
 from opi_cli._util.jsonio import JsonValue
+from opi_cli._util.records import record
 from opi_cli.tools.bash_parse import ParsedBash, SimpleCommand, parse_bash
 from opi_cli.tools.paths import resolve_path
 from opi_cli.tools.permission_rules import (
@@ -55,7 +56,7 @@ EDIT_TOOLS = frozenset({"edit", "write"})
 _NO_RULE_NEEDED = frozenset({"cd", "pwd", "true", "false", ":", "echo", "printf", "test", "[", "[["})
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PermissionRules:
     """The rules of every source, in the order they were read."""
 
@@ -64,7 +65,7 @@ class PermissionRules:
     deny: tuple[Rule, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Decision:
     """A verdict, why, the rule that decided it (if one did), and the rules that would
     allow this kind of call from now on (offered by "allow for this session")."""
@@ -75,7 +76,7 @@ class Decision:
     suggestions: tuple[str, ...] = ()
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class _Call:
     tool: str
     paths: list[str] = field(default_factory=list)  # the call's path, as written and resolved

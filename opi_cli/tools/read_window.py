@@ -15,8 +15,9 @@ sequences never span a ``\\n`` (it is ASCII), so decoding line by line gives the
 from __future__ import annotations
 
 import codecs
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from opi_cli._util.records import record
 from opi_cli.tools.truncate import DEFAULT_MAX_BYTES, DEFAULT_MAX_LINES, TruncatedBy, Truncation
 
 __all__ = ["COUNT_BUDGET", "LineWindow", "WindowResult"]
@@ -32,7 +33,7 @@ def _decoder() -> codecs.IncrementalDecoder:
     return codecs.getincrementaldecoder("utf-8")("replace")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class WindowResult:
     """What a :class:`LineWindow` saw.
 
@@ -57,7 +58,7 @@ class WindowResult:
     first_line_exact: bool
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class LineWindow:
     """Feed it a file's bytes in order (:meth:`feed`), then take the :meth:`result`.
 

@@ -21,8 +21,8 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from opi_cli._util.records import record
 from opi_cli.errors import ToolError
 from opi_cli.tools.ops import ShellOps, ShellProcess
 from opi_cli.tools.trust_modes import SANDBOX_MODES, SandboxMode
@@ -40,7 +40,7 @@ __all__ = [
 _PROBE_TIMEOUT = 20.0
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SandboxStatus:
     """What the probe found: ``available`` with ``mechanism``, or ``problem`` saying why not."""
 

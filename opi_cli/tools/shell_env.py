@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Literal
+
+from opi_cli._util.records import record
 
 __all__ = ["DEFAULT_EXCLUDES", "ShellEnvPolicy", "build_shell_env", "is_secret_name"]
 
@@ -40,7 +42,7 @@ def is_secret_name(name: str) -> bool:
     return _matches(name, DEFAULT_EXCLUDES)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ShellEnvPolicy:
     """What a command's environment keeps (see the module docstring for the order).
 

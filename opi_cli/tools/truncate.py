@@ -6,10 +6,10 @@ kept until either ``max_lines`` or ``max_bytes`` (newlines counted) would be exc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 from opi_cli._util.jsonio import JsonValue
+from opi_cli._util.records import record
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -31,7 +31,7 @@ GREP_MAX_LINE_LENGTH = 500
 TruncatedBy = Literal["lines", "bytes"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Truncation:
     """The outcome of a truncation: the kept ``content`` and what was cut."""
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
+from opi_cli._util.records import record
 from opi_cli.tools.gitignore import IgnoreRules, parse_gitignore
 from opi_cli.tools.ops import FileOps
 
 __all__ = ["WalkEntry", "load_ancestor_rules", "walk"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class WalkEntry:
     """A path found by :func:`walk`: ``rel`` is ``/``-separated and relative to the root."""
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from opi_cli._util.jsonio import JsonValue, dumps
+from opi_cli._util.records import record
 from opi_cli.ai.events import AssistantStreamEvent, ProviderError
 from opi_cli.ai.history import repair_history
 from opi_cli.ai.model import Model
@@ -23,14 +24,14 @@ from opi_cli.ai.types import Usage
 __all__ = ["FauxProvider", "FauxResponse", "FauxToolCall", "faux_model"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FauxToolCall:
     name: str
     arguments: dict[str, JsonValue]
     id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FauxResponse:
     """One scripted reply. ``error`` makes the request fail (after ``text`` if any)."""
 

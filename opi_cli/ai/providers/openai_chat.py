@@ -12,11 +12,12 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import field, fields, replace
 from functools import partial
 from typing import Literal
 
 from opi_cli._util.jsonio import JsonValue, dumps, loads
+from opi_cli._util.records import record
 from opi_cli.ai.errors import classify_stream_error
 from opi_cli.ai.events import AssistantStreamEvent, ProviderError
 from opi_cli.ai.history import repair_history
@@ -48,7 +49,7 @@ _TOOL_RESULTS_DONE = "I have processed the tool results."
 # Compat: what this server accepts
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ResolvedCompat:
     """:class:`~opi_cli.ai.model.OpenAICompat` with every field decided."""
 
@@ -302,7 +303,7 @@ def _stream_error(payload: JsonValue) -> ProviderError:
     return classify_stream_error(payload, status=status)
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class _Call:
     key: tuple[str, int]
     id: str = ""

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from opi_cli._util.records import record
 from opi_cli.errors import SessionError
 from opi_cli.session.conversations import ConversationMethods
 from opi_cli.session.entries import (
@@ -29,7 +30,7 @@ from opi_cli.session.listing import SessionInfo, SummaryBuilder, parse_iso
 __all__ = ["MemoryHandle", "MemoryStore"]
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class _Stored:
     header: SessionHeader
     lines: list[bytes] = field(default_factory=list)
