@@ -152,6 +152,9 @@ class McpManager:
             slot.info = await client.connect(opts.connect_timeout_s)
             specs = await self._list(client, "tools")
             prompts = await self._list(client, "prompts")
+        except asyncio.CancelledError:  # opi is closing mid-start: the server must not outlive it
+            await client.close()
+            raise
         except Exception as exc:  # a boundary like running a tool: a broken server never stops the run
             await client.close()
             known = isinstance(exc, TransportClosed | McpError | RequestTimeout)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import ROOT, run_opi
+from tests.conftest import ROOT, run_opi, wait_until
 from tests.mcp.conftest import (
     HttpServer,
     events,
@@ -158,6 +160,17 @@ def test_servers_start_in_the_background_and_the_first_request_waits_only_so_lon
     lines = _status_lines(proc.stderr)
     assert len(lines) == 1 and "MCP server 'missing' failed to start (command not found: no-such-mcp-server-binary" \
         in lines[0]
+    # the server still starting when opi ended was stopped with it (it runs in its own session)
+    pid = int(re.search(r"--- pid (\d+)", (opi_home / "logs" / "mcp" / "slow.log").read_text())[1])
+    wait_until(lambda: not _alive(pid), timeout=10, what=f"the slow server (pid {pid}) to be gone")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def test_env_expansion_and_results_mapping(workdir: Path, opi_home: Path) -> None:
