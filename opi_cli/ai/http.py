@@ -22,21 +22,22 @@ from opi_cli._util.redact import Redactor
 from opi_cli.ai.client_setup import settle_async_library, trust_context
 from opi_cli.ai.errors import classify_http, describe_body
 from opi_cli.ai.events import AssistantStreamEvent, ProviderError, StreamError
-from opi_cli.ai.provider import StreamOptions
+from opi_cli.ai.provider import MessageBuilder, StreamOptions, internal_failure
 from opi_cli.ai.request_guard import ProviderFailure, RequestGuard
 from opi_cli.ai.sse import SSEDecoder, SSEEvent
 from opi_cli.ai.timeouts import HttpTimeouts
 
 __all__ = [
     "ProviderFailure",
+    "Request",
     "RequestGuard",
     "SSEParser",
-    "drive_sse",
     "list_model_ids",
     "make_client",
     "post_sse",
     "probe_models",
     "redact",
+    "stream_sse",
 ]
 
 
@@ -109,6 +110,10 @@ async def post_sse(
     The abort signal and the time limits of ``options.timeouts`` end the request at once,
     whatever phase it is in (connecting, waiting for headers, streaming).
 
+    One generator from the bytes to the events (each layer of async generators costs every
+    event a hop): :func:`_send` does the request, :func:`_first_answer` the answers that are
+    not an event stream.
+
     Raises:
         ProviderFailure: non-2xx status, a body that is not an event stream, network
             failure, timeout (kind ``network``, naming the URL and the limit), or abort
@@ -122,18 +127,40 @@ async def post_sse(
     owns = client is not shared
     response: httpx.Response | None = None
     guard = RequestGuard(url, options.timeouts.capped(options.timeout_s), signal)
+    decoder = SSEDecoder()
     try:
-        request = client.build_request(
-            "POST", url, headers=headers, content=payload,
-            timeout=_request_timeout(options.timeouts), extensions={"trace": guard.trace},
-        )
-        guard.start()
-        try:
-            response = await guard.send(client.send(request, stream=True))
+        response = await _send(client, url, headers, payload, options, guard)
+        whole = await _first_answer(response, url, guard, options)
+        if whole is not None:
+            yield whole
+            return
+        sniff: bytearray | None = bytearray()  # the first bytes, until an event proves it is SSE
+        encoded = response.headers.get("content-encoding", "identity").strip().lower() not in ("", "identity")
+        try:  # opi accepts gzip (and what else httpx decodes); a plain body skips the decoding layer
+            async for chunk in (response.aiter_bytes() if encoded else response.aiter_raw()):
+                if guard.error is not None:
+                    raise guard.failure()
+                events = decoder.feed(chunk)
+                if events:
+                    sniff = None
+                    guard.touch()
+                    for ev in events:
+                        yield ev
+                elif sniff is not None and len(sniff) < _SNIFF_LIMIT:
+                    sniff += chunk
         except httpx.HTTPError as exc:
-            raise _connect_failure(url, exc, options) from exc
-        guard.streaming(response)
-        async for ev in _events(response, url, guard, options):
+            if guard.failed:
+                raise guard.failure() from exc
+            # the bytes decoded so far are still delivered; the adapter decides completeness
+            for ev in decoder.close():
+                yield ev
+            raise _lost(url, exc, options) from exc
+        if guard.failed:
+            raise guard.failure()
+        tail = decoder.close()
+        if sniff is not None and not tail:
+            raise _unexpected(response, url, redact(bytes(sniff).decode("utf-8", "replace"), options.api_key))
+        for ev in tail:
             yield ev
     finally:
         guard.close()
@@ -143,11 +170,30 @@ async def post_sse(
             await client.aclose()
 
 
-async def _events(
+async def _send(
+    client: httpx.AsyncClient, url: str, headers: dict[str, str], payload: bytes, options: StreamOptions,
+    guard: RequestGuard,
+) -> httpx.Response:
+    """Send the request under ``guard``; the response once its headers arrived."""
+    request = client.build_request(
+        "POST", url, headers=headers, content=payload,
+        timeout=_request_timeout(options.timeouts), extensions={"trace": guard.trace},
+    )
+    guard.start()
+    try:
+        response = await guard.send(client.send(request, stream=True))
+    except httpx.HTTPError as exc:
+        raise _connect_failure(url, exc, options) from exc
+    guard.streaming(response)
+    return response
+
+
+async def _first_answer(
     response: httpx.Response, url: str, guard: RequestGuard, options: StreamOptions
-) -> AsyncGenerator[SSEEvent, None]:
-    """The SSE events of a response whose headers arrived (see :func:`post_sse`)."""
-    decoder = SSEDecoder()
+) -> SSEEvent | None:
+    """An answer that is not an event stream: a whole JSON reply (``"stream": false``, or a
+    server that ignores streaming) as one event, or a ``ProviderFailure`` for an HTTP error or
+    an HTML page; None for an event stream."""
     try:
         if response.status_code >= 300:
             raw = await _read_limited(response, guard, _ERROR_BODY_LIMIT)
@@ -155,45 +201,23 @@ async def _events(
             raise ProviderFailure(err)
         content_type = response.headers.get("content-type", "").lower()
         if "json" in content_type and "event-stream" not in content_type:
-            # a whole JSON reply ("stream": false, or a server that ignores streaming):
-            # handed to the parser as one event
-            yield SSEEvent("", await _read_limited(response, guard, sys.maxsize, data=True))
-            return
+            return SSEEvent("", await _read_limited(response, guard, sys.maxsize, data=True))
         if "html" in content_type:
             raise _unexpected(response, url, redact(await _read_limited(response, guard, _SNIFF_LIMIT), options.api_key))
-        sniff: bytearray | None = bytearray()  # the first bytes, until an event proves it is SSE
-        async for chunk in response.aiter_bytes():  # decoded: opi accepts gzip
-            if guard.failed:
-                raise guard.failure()
-            events = decoder.feed(chunk)
-            if events:
-                sniff = None
-                guard.touch()
-                for ev in events:
-                    yield ev
-            elif sniff is not None and len(sniff) < _SNIFF_LIMIT:
-                sniff += chunk
     except httpx.HTTPError as exc:
         if guard.failed:
             raise guard.failure() from exc
-        # the bytes decoded so far are still delivered; the adapter decides completeness
-        for ev in decoder.close():
-            yield ev
-        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        raise ProviderFailure(
-            ProviderError("network", redact(f"Connection to {url} lost: {detail}", options.api_key))
-        ) from exc
-    if guard.failed:
-        raise guard.failure()
-    tail = decoder.close()
-    if sniff is not None and not tail:
-        raise _unexpected(response, url, redact(bytes(sniff).decode("utf-8", "replace"), options.api_key))
-    for ev in tail:
-        yield ev
+        raise _lost(url, exc, options) from exc
+    return None
+
+
+def _lost(url: str, exc: httpx.HTTPError, options: StreamOptions) -> ProviderFailure:
+    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return ProviderFailure(ProviderError("network", redact(f"Connection to {url} lost: {detail}", options.api_key)))
 
 
 class SSEParser(Protocol):
-    """One wire format's parser, as :func:`drive_sse` drives it."""
+    """One wire format's parser, as :func:`stream_sse` drives it."""
 
     @property
     def done(self) -> bool:
@@ -212,45 +236,56 @@ class SSEParser(Protocol):
         ...
 
 
-async def drive_sse(
-    url: str,
-    headers: dict[str, str],
-    make_body: Callable[[], dict[str, JsonValue]],
-    options: StreamOptions,
-    parser: SSEParser,
+Request = tuple[str, dict[str, str], Callable[[], dict[str, JsonValue]]]
+"""What a provider posts: the URL, the headers and a function that builds the JSON body."""
+
+
+async def stream_sse(
+    builder: MessageBuilder, parser: SSEParser, options: StreamOptions, request: Callable[[], Request]
 ) -> AsyncIterator[AssistantStreamEvent]:
-    """POST the body ``make_body`` builds (after ``options.on_payload``) and feed the SSE events
-    to ``parser``. The body's dicts are dropped once it is JSON, so a large context is held
-    as its messages and one copy of the request bytes, not as a third copy in between."""
-    body = make_body()
-    if options.on_payload is not None:
-        replaced = options.on_payload(body)
-        body = body if replaced is None else replaced
-    payload = dumps_bytes(body)
-    del body
-    redactor = Redactor([options.api_key])
-    refused = _foreign_endpoint(url, options)
-    if refused is not None:
-        for ev in parser.on_failure(refused):
-            yield ev
-        return
+    """A provider's whole stream: ``StreamStart``, then what ``parser`` makes of the SSE events
+    of the POST ``request()`` describes, ending with exactly one ``StreamDone`` or
+    ``StreamError``; never raises (a request that cannot be built, an ``options.on_payload``
+    hook or a parser that fails is an error event).
+
+    The body's dicts are dropped once it is JSON, so a large context is held as its messages
+    and one copy of the request bytes, not as a third copy in between. One generator from
+    here to the caller: each layer of async generators would cost every event a hop.
+    """
+    yield builder.start()
     try:
-        async with aclosing(post_sse(url, headers, payload, options)) as events:
-            failed = False
-            async for sse in events:
-                for ev in parser.feed(sse):
-                    failed = isinstance(ev, StreamError)
-                    yield _redacted(ev, redactor)
-                if parser.done:
-                    if not failed:
-                        await drain(events)
-                    break
-    except ProviderFailure as exc:
-        for ev in parser.on_failure(exc.error):
+        url, headers, make_body = request()
+        body = make_body()
+        if options.on_payload is not None:
+            replaced = options.on_payload(body)
+            body = body if replaced is None else replaced
+        payload = dumps_bytes(body)
+        del body
+        redactor = Redactor([options.api_key])
+        refused = _foreign_endpoint(url, options)
+        if refused is not None:
+            for ev in parser.on_failure(refused):
+                yield ev
+            return
+        try:
+            async with aclosing(post_sse(url, headers, payload, options)) as events:
+                failed = False
+                async for sse in events:
+                    for ev in parser.feed(sse):
+                        failed = isinstance(ev, StreamError)
+                        yield _redacted(ev, redactor) if failed else ev
+                    if parser.done:
+                        if not failed:
+                            await drain(events)
+                        break
+        except ProviderFailure as exc:
+            for ev in parser.on_failure(exc.error):
+                yield _redacted(ev, redactor)
+            return
+        for ev in parser.at_eof():
             yield _redacted(ev, redactor)
-        return
-    for ev in parser.at_eof():
-        yield _redacted(ev, redactor)
+    except Exception as exc:  # providers never raise
+        yield internal_failure(builder, exc)
 
 
 def _foreign_endpoint(url: str, options: StreamOptions) -> ProviderError | None:

@@ -173,6 +173,9 @@ class _Block:
         self.sigs: list[str] = []
 
 
+_new_view = object.__new__
+
+
 class _View:
     """One block as it was at one moment: windows into its pieces plus its metadata.
 
@@ -215,9 +218,12 @@ class _View:
         return "".join(self.block.sigs[self.sig_start : self.sig_end]) or None
 
     def grown(self, end: int) -> _View:
-        return _View(
-            self.block, self.start, end, self.sig_start, self.sig_end, self.tool_id, self.tool_name, self.redacted
-        )
+        """This open view with its text up to chunk ``end`` (once per delta: no ``__init__`` call)."""
+        view = _new_view(_View)
+        view.block, view.start, view.end = self.block, self.start, end
+        view.sig_start, view.sig_end, view.tool_id = self.sig_start, self.sig_end, self.tool_id
+        view.tool_name, view.redacted, view.final = self.tool_name, self.redacted, None
+        return view
 
     def changed(self, **changes: object) -> _View:
         fields = {name: getattr(self, name) for name in _View.__slots__}
@@ -294,6 +300,14 @@ class MessageBuilder:
     def is_open(self, key: object) -> bool:
         i = self._keys.get(key)
         return i is not None and not self.views[i].closed
+
+    def open_kind(self, key: object) -> ContentKind | None:
+        """The kind of the open block under ``key``; None if there is none (or it closed)."""
+        i = self._keys.get(key)
+        if i is None:
+            return None
+        view = self.views[i]
+        return None if view.final is not None else view.block.kind
 
     def kind_of(self, key: object) -> ContentKind | None:
         i = self._keys.get(key)

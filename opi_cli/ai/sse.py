@@ -68,6 +68,9 @@ class SSEDecoder:
                     out.append(SSEEvent(self._event, data[0] if len(data) == 1 else "\n".join(data)))
                     data = self._data = []
                 self._event = ""
+            elif line.startswith(b"event:"):  # the usual other line (Anthropic, Responses)
+                value = line[7:] if line[6:7] == b" " else line[6:]
+                self._event = value.decode("utf-8", "replace")
             else:
                 self._field(line, out)
         return out

@@ -17,9 +17,9 @@ from opi_cli._util.jsonio import JsonValue, dumps, loads
 from opi_cli.ai.errors import classify_stream_error
 from opi_cli.ai.events import AssistantStreamEvent, ProviderError
 from opi_cli.ai.history import repair_history
-from opi_cli.ai.http import drive_sse
+from opi_cli.ai.http import Request, stream_sse
 from opi_cli.ai.model import Model
-from opi_cli.ai.provider import LlmContext, MessageBuilder, StreamOptions, internal_failure
+from opi_cli.ai.provider import LlmContext, MessageBuilder, StreamOptions
 from opi_cli.ai.sse import SSEEvent
 from opi_cli.ai.types import (
     AssistantMessage,
@@ -225,6 +225,8 @@ class _Parser:
         return self._dispatch(str(kind), payload)
 
     def _dispatch(self, kind: str, p: dict[str, JsonValue]) -> list[AssistantStreamEvent]:
+        if kind == "content_block_delta":  # the usual event first
+            return self._block_delta(p.get("index"), p.get("delta"))
         if kind == "message_start":
             msg = p.get("message")
             if isinstance(msg, dict):
@@ -289,10 +291,10 @@ class _Parser:
 
     def _block_delta(self, index: JsonValue, delta: JsonValue) -> list[AssistantStreamEvent]:
         b = self.b
-        if not isinstance(delta, dict) or not b.is_open(index):
+        kind = b.open_kind(index)
+        if kind is None or not isinstance(delta, dict):
             return []
         dtype = delta.get("type")
-        kind = b.kind_of(index)
         if dtype == "text_delta" and kind == "text":
             text = str(delta.get("text") or "")
             return [b.append(index, text)] if text else []
@@ -369,15 +371,13 @@ def _refusal_message(details: JsonValue) -> str:
 class AnthropicProvider:
     """Streams from an Anthropic-compatible ``/messages`` endpoint (api ``anthropic-messages``)."""
 
-    async def stream(
+    def stream(
         self, model: Model, context: LlmContext, options: StreamOptions
     ) -> AsyncIterator[AssistantStreamEvent]:
         builder = MessageBuilder(model)
-        yield builder.start()
-        try:
+
+        def request() -> Request:
             url = model.base_url.rstrip("/") + "/messages"
-            make = partial(build_anthropic_request, model, context, options)
-            async for ev in drive_sse(url, _headers(model, options), make, options, _Parser(builder)):
-                yield ev
-        except Exception as exc:  # providers never raise: a failure to build the request is an event
-            yield internal_failure(builder, exc)
+            return url, _headers(model, options), partial(build_anthropic_request, model, context, options)
+
+        return stream_sse(builder, _Parser(builder), options, request)

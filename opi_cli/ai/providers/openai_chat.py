@@ -21,9 +21,9 @@ from opi_cli._util.records import record
 from opi_cli.ai.errors import classify_stream_error
 from opi_cli.ai.events import AssistantStreamEvent, ProviderError
 from opi_cli.ai.history import repair_history
-from opi_cli.ai.http import drive_sse
+from opi_cli.ai.http import Request, stream_sse
 from opi_cli.ai.model import Model
-from opi_cli.ai.provider import LlmContext, MessageBuilder, StreamOptions, ToolSpec, internal_failure
+from opi_cli.ai.provider import LlmContext, MessageBuilder, StreamOptions, ToolSpec
 from opi_cli.ai.sse import SSEEvent
 from opi_cli.ai.types import (
     AssistantMessage,
@@ -364,6 +364,7 @@ class _ChatStream:
         return payload if isinstance(payload, dict) else {"error": {"message": data or "stream error"}}
 
     def _chunk(self, chunk: Json) -> list[AssistantStreamEvent]:
+        # the hot path of every streamed reply: each lookup once (bench_sse budgets it)
         choices = chunk.get("choices")
         choice = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else None
         usage = chunk.get("usage")
@@ -371,10 +372,13 @@ class _ChatStream:
             usage = choice.get("usage")
         if isinstance(usage, dict):
             self._usage = _usage_of(usage)
-        elif isinstance(chunk.get("timings"), dict) and self._usage is None:
-            self._usage = _usage_of_timings(chunk["timings"])
+        elif self._usage is None:
+            timings = chunk.get("timings")
+            if isinstance(timings, dict):
+                self._usage = _usage_of_timings(timings)
         out: list[AssistantStreamEvent] = []
-        if choice is not None and _int(choice.get("index")) == 0:
+        index = choice.get("index") if choice is not None else None
+        if choice is not None and (index == 0 or type(index) is not int):  # as _int(index) == 0
             delta = choice.get("delta")
             if not isinstance(delta, dict):  # a whole reply (``"stream": false``) reads as one delta
                 delta = _whole_message(choice.get("message"))
@@ -434,6 +438,9 @@ class _ChatStream:
         return [] if ev is None else [ev]
 
     def _emit(self, kind: Literal["text", "thinking"], text: str, sig: str | None = None) -> list[AssistantStreamEvent]:
+        block = self._block
+        if block is not None and block[0] == kind:  # the open block goes on: the usual delta
+            return [self.b.append(block, text)]
         out: list[AssistantStreamEvent] = []
         if self._block is not None and self.b.kind_of(self._block) != kind:
             out.extend(self._close_block())
@@ -561,15 +568,13 @@ class OpenAIChatProvider:
     with exactly one ``StreamDone`` or ``StreamError``.
     """
 
-    async def stream(
+    def stream(
         self, model: Model, context: LlmContext, options: StreamOptions
     ) -> AsyncIterator[AssistantStreamEvent]:
         builder = MessageBuilder(model)
-        yield builder.start()
-        try:
+
+        def request() -> Request:
             url = model.base_url.rstrip("/") + "/chat/completions"
-            make = partial(build_body, model, context, options)
-            async for ev in drive_sse(url, _headers(model, options), make, options, _ChatStream(builder)):
-                yield ev
-        except Exception as exc:  # providers never raise: a failure to build the request is an event
-            yield internal_failure(builder, exc)
+            return url, _headers(model, options), partial(build_body, model, context, options)
+
+        return stream_sse(builder, _ChatStream(builder), options, request)

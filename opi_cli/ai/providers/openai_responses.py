@@ -16,9 +16,9 @@ from opi_cli._util.jsonio import JsonValue, dumps, loads
 from opi_cli.ai.errors import classify_stream_error
 from opi_cli.ai.events import AssistantStreamEvent, ProviderError
 from opi_cli.ai.history import repair_history
-from opi_cli.ai.http import drive_sse
+from opi_cli.ai.http import Request, stream_sse
 from opi_cli.ai.model import Model
-from opi_cli.ai.provider import LlmContext, MessageBuilder, StreamOptions, internal_failure
+from opi_cli.ai.provider import LlmContext, MessageBuilder, StreamOptions
 from opi_cli.ai.sse import SSEEvent
 from opi_cli.ai.types import (
     AssistantMessage,
@@ -237,6 +237,10 @@ class _Parser:
         return self._dispatch(kind, payload)
 
     def _dispatch(self, kind: str, p: dict[str, JsonValue]) -> list[AssistantStreamEvent]:
+        if kind == "response.output_text.delta":  # the usual events first
+            return self._delta(p.get("item_id"), "text", p.get("delta"))
+        if kind == "response.reasoning_summary_text.delta":
+            return self._delta(p.get("item_id"), "thinking", p.get("delta"))
         if kind == "response.output_item.added":
             return self._item_added(p.get("item"))
         if kind == "response.output_item.done":
@@ -288,11 +292,14 @@ class _Parser:
     def _delta(self, key: JsonValue, kind: str, delta: JsonValue) -> list[AssistantStreamEvent]:
         if not isinstance(delta, str) or not delta or not isinstance(key, str):
             return []
-        out: list[AssistantStreamEvent] = []
-        if not self.b.is_open(key):
-            if kind == "toolcall":
-                return []  # a call whose item was never announced has no call_id to report
-            out.append(self.b.open(key, "thinking" if kind == "thinking" else "text"))
+        open_kind = self.b.open_kind(key)
+        if open_kind == kind:
+            return [self.b.append(key, delta)]
+        if open_kind is not None:
+            return []
+        if kind == "toolcall":
+            return []  # a call whose item was never announced has no call_id to report
+        out: list[AssistantStreamEvent] = [self.b.open(key, "thinking" if kind == "thinking" else "text")]
         if self.b.kind_of(key) == kind:
             out.append(self.b.append(key, delta))
         return out
@@ -373,15 +380,13 @@ def _stream_error(payload: dict[str, JsonValue]) -> ProviderError:
 class OpenAIResponsesProvider:
     """Streams from an OpenAI Responses ``/responses`` endpoint (api ``openai-responses``)."""
 
-    async def stream(
+    def stream(
         self, model: Model, context: LlmContext, options: StreamOptions
     ) -> AsyncIterator[AssistantStreamEvent]:
         builder = MessageBuilder(model)
-        yield builder.start()
-        try:
+
+        def request() -> Request:
             url = model.base_url.rstrip("/") + "/responses"
-            make = partial(build_responses_request, model, context, options)
-            async for ev in drive_sse(url, _headers(model, options), make, options, _Parser(builder)):
-                yield ev
-        except Exception as exc:  # providers never raise: a failure to build the request is an event
-            yield internal_failure(builder, exc)
+            return url, _headers(model, options), partial(build_responses_request, model, context, options)
+
+        return stream_sse(builder, _Parser(builder), options, request)
