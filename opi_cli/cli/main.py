@@ -39,16 +39,24 @@ _DESCRIPTION = (
 )
 
 
-app = typer.Typer(
-    name="opi",
-    cls=RootGroup,
-    help=_DESCRIPTION,
-    add_completion=False,
-    no_args_is_help=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
+def _root_app() -> typer.Typer:
+    return typer.Typer(
+        name="opi",
+        cls=RootGroup,
+        help=_DESCRIPTION,
+        add_completion=False,
+        no_args_is_help=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+    )
+
+
+app = _root_app()
+_run_only = _root_app()
+"""The same root with only the default command: a run converts just that command to click
+(Typer converting the whole tree costs ~11 ms at every start); any other command, ``--help``
+and ``--version`` get the whole ``app``."""
 
 
 def _version(value: bool) -> None:
@@ -58,6 +66,7 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
+@_run_only.callback()
 def _root(
     version: Annotated[
         bool, typer.Option("--version", "-v", callback=_version, is_eager=True, help="Show the version.")
@@ -144,6 +153,7 @@ def _exit(code: int) -> None:
 
 
 @app.command("run", hidden=True, cls=DefaultCommand)
+@_run_only.command("run", hidden=True, cls=DefaultCommand)
 @with_common_options()
 def run_command(opts: RunOptions) -> None:
     """Run the agent (the default command)."""
@@ -382,6 +392,15 @@ def _tree(group: Any) -> dict[str, Any]:
     return {name: _tree(cmd) for name, cmd in getattr(group, "commands", {}).items() if not cmd.hidden}
 
 
+def _names(typer_app: typer.Typer) -> dict[str, Any]:
+    """The visible subcommands of a Typer app as registered (what :func:`_tree` gives once converted)."""
+    tree: dict[str, Any] = {info.name: {} for info in typer_app.registered_commands if info.name and not info.hidden}
+    for group in typer_app.registered_groups:
+        if group.name and group.typer_instance is not None and not group.hidden:
+            tree[group.name] = _names(group.typer_instance)
+    return tree
+
+
 def _value_options(command: Any) -> frozenset[str]:
     """The option spellings of ``command`` that take a value."""
     return frozenset(
@@ -407,11 +426,10 @@ def run_app(argv: list[str]) -> None:
     from opi_cli.cli.failures import one_line_errors
     from opi_cli.cli.plain_params import plain_conversion
 
-    command = typer.main.get_command(app)
-    plain_conversion(command)  # no pydantic for plain option values
+    group: Any = typer.main.get_command(_run_only)
+    plain_conversion(group)  # no pydantic for plain option values
     with one_line_errors(debug="--debug" in argv):  # whatever a command did not handle: one line
-        group: Any = command
-        tree: CommandTree = _tree(group)
+        tree: CommandTree = _names(app)
         routed = route(argv, tree, _value_options(group.commands["run"]))
         if routed[:1] == ["mcp"]:  # options before `opi mcp`: its own app takes the rest
             from opi_cli.cli.mcp_cli import run_mcp
@@ -420,4 +438,7 @@ def run_app(argv: list[str]) -> None:
             return
         if routed[:1] == ["run"]:
             _check_repeated_modes(argv)
+        else:
+            group = typer.main.get_command(app)
+            plain_conversion(group)
         group(args=routed, prog_name="opi")

@@ -326,7 +326,7 @@ class McpManager:
         except RequestAborted as exc:
             return error_result(f"The call to {tool} was cancelled ({exc}).")
         except RequestTimeout:
-            slot.checking = self._spawn(self._check_alive(slot, client))
+            slot.checking = self._spawn(self._check_alive(slot, client, min(_PING_S, max(timeout, 1.0))))
             return error_result(
                 f"The MCP tool {tool} (server '{server}') did not answer within {timeout:g} s; the call was "
                 "cancelled. Try again, or with a smaller request."
@@ -347,10 +347,12 @@ class McpManager:
             with contextlib.suppress(McpError, RequestTimeout, TransportClosed):
                 await client.request("ping", timeout=_PING_S)
 
-    async def _check_alive(self, slot: ServerSlot, client: McpClient) -> None:
-        """After a timeout: a server that does not answer a ping either is hung; stop it."""
+    async def _check_alive(self, slot: ServerSlot, client: McpClient, within: float) -> None:
+        """After a timeout: a server that does not answer a ping either is hung; stop it. The
+        ping gets the call's own time limit (at least 1 s, at most 5): an answer to a ping
+        takes milliseconds from a server that is not stuck."""
         try:
-            await client.request("ping", timeout=_PING_S)
+            await client.request("ping", timeout=within)
         except (McpError, TransportClosed):
             return  # an error reply means it is alive; a closed one is the watcher's to report
         except RequestTimeout:
