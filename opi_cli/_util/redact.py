@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from html import escape
 from urllib.parse import quote, quote_plus, unquote
 
 __all__ = ["MASK", "MIN_KEY_LENGTH", "Redactor", "dsn_passwords", "mask_dsn", "secret_forms"]
@@ -25,6 +24,8 @@ masking them would garble ordinary words and protect nothing."""
 
 
 def _escapes(value: str) -> set[str]:
+    from html import escape  # loaded only where a secret is masked
+
     json_ascii = json.dumps(value)[1:-1]
     return {
         value,

@@ -261,7 +261,7 @@ async def stream_sse(
             body = body if replaced is None else replaced
         payload = dumps_bytes(body)
         del body
-        redactor = Redactor([options.api_key])
+        key = options.api_key
         refused = _foreign_endpoint(url, options)
         if refused is not None:
             for ev in parser.on_failure(refused):
@@ -273,17 +273,17 @@ async def stream_sse(
                 async for sse in events:
                     for ev in parser.feed(sse):
                         failed = isinstance(ev, StreamError)
-                        yield _redacted(ev, redactor) if failed else ev
+                        yield _redacted(ev, key) if failed else ev
                     if parser.done:
                         if not failed:
                             await drain(events)
                         break
         except ProviderFailure as exc:
             for ev in parser.on_failure(exc.error):
-                yield _redacted(ev, redactor)
+                yield _redacted(ev, key)
             return
         for ev in parser.at_eof():
-            yield _redacted(ev, redactor)
+            yield _redacted(ev, key)
     except Exception as exc:  # providers never raise
         yield internal_failure(builder, exc)
 
@@ -300,10 +300,11 @@ def _foreign_endpoint(url: str, options: StreamOptions) -> ProviderError | None:
     )
 
 
-def _redacted(ev: AssistantStreamEvent, redactor: Redactor) -> AssistantStreamEvent:
+def _redacted(ev: AssistantStreamEvent, key: str | None) -> AssistantStreamEvent:
     """An error event without the key in it (servers echo keys; errors arrive inside streams too)."""
-    if not isinstance(ev, StreamError) or not redactor:
+    if not isinstance(ev, StreamError) or not key:
         return ev
+    redactor = Redactor([key])  # made for an error only: building one costs a compiled pattern
     message = ev.message
     text = message.error_message
     if text is not None:

@@ -35,7 +35,6 @@ from opi_cli.ai.stream import ApiProvider
 from opi_cli.ai.types import THINKING_LEVELS, ImageContent, ThinkingLevel
 from opi_cli.cli.customize import Customization, load_customization
 from opi_cli.cli.http_settings import http_timeouts
-from opi_cli.cli.login import first_run_help
 from opi_cli.cli.mcp_start import REFERENCE, start_mcp
 from opi_cli.cli.options import RunOptions
 from opi_cli.cli.settings import Settings
@@ -177,12 +176,12 @@ async def _choose_model(opts: RunOptions, settings: Settings, registry: ModelReg
     except NoModelError as exc:
         found = await detect_local_server(_probe)
         if found is None:
-            raise NoModelError(first_run_help(registry)) from exc
+            raise NoModelError(_first_run_help(registry)) from exc
         from opi_cli.ai.http import list_model_ids
 
         ids = await list_model_ids(found.base_url)
         if not ids:
-            raise NoModelError(first_run_help(registry)) from exc
+            raise NoModelError(_first_run_help(registry)) from exc
         return registry.unknown_model(found.provider, ids[0], base_url=found.base_url), None
 
 
@@ -326,6 +325,12 @@ async def _assemble(
     custom.attach(session)
     closers: list[Any] = [client, *([mcp] if mcp else [])]
     return Runtime(settings, registry, model, session, tools, closers, store, trust, mcp, custom, commands_env)
+
+
+def _first_run_help(registry: ModelRegistry) -> str:
+    from opi_cli.cli.login import first_run_help  # only when no model can be chosen
+
+    return first_run_help(registry)
 
 
 def _sniff_image(data: bytes) -> str | None:

@@ -40,7 +40,6 @@ from opi_cli.agent.messages import AgentMessage
 from opi_cli.ai.errors import is_overflow_message
 from opi_cli.ai.model import Model
 from opi_cli.ai.types import AssistantMessage, ImageContent, ThinkingLevel
-from opi_cli.session import navigation
 from opi_cli.session.compaction import (
     CompactionLock,
     CompactionOutcome,
@@ -66,6 +65,7 @@ if TYPE_CHECKING:
     from opi_cli.session.compaction import Summarizer  # loaded with the summary code, on first use
 
 __all__ = ["AgentSession"]
+
 
 Listener = Callable[[AgentEvent], None]
 _Op = Callable[[], Awaitable[object]]
@@ -439,6 +439,7 @@ class AgentSession:
         await self._session_start("clear")
 
     async def list_sessions(self) -> list[tuple[str, str]]:
+        from opi_cli.session import navigation  # browsing loads on first use: a run's start needs none of it
         return await navigation.session_choices(self.writer)
 
     async def switch_session(self, ref: str) -> None:
@@ -449,6 +450,7 @@ class AgentSession:
         await self._session_start("resume")
 
     async def tree_points(self) -> list[tuple[str, str]]:
+        from opi_cli.session import navigation
         await self.flush()
         return await navigation.tree_points(self.writer)
 
@@ -461,12 +463,14 @@ class AgentSession:
         await self._reload()
 
     async def fork_points(self) -> list[tuple[str, str]]:
+        from opi_cli.session import navigation
         await self.flush()
         return await navigation.fork_points(self.writer)
 
     async def fork(self, entry_id: str) -> str:
         """``/fork``: a new session with the history before the user message ``entry_id``;
         returns that message's text (for the editor)."""
+        from opi_cli.session import navigation
         await self.agent.wait_for_idle()
         await self.flush()
         entry = await self.writer.entry(entry_id)
@@ -476,6 +480,7 @@ class AgentSession:
         return text
 
     async def export(self, target: str | None = None) -> str:
+        from opi_cli.session import navigation
         await self.flush()
         return str(await navigation.export_to(self.writer, target, Path(self.writer.header.cwd)))
 
