@@ -38,8 +38,8 @@ def test_a_run_with_a_tool_call_imports_neither_pydantic_nor_jsonschema(workdir:
         result = srv.requests[1]["body"]["messages"][-1]
     assert result["role"] == "tool" and "checked" in json.dumps(result)  # the call was checked and ran
     imported = _imported(proc.stderr)
-    assert {"typer", "httpx", "opi_cli.agent.validation"} <= imported  # the probe sees the imports
-    assert not {m for m in imported if m.split(".")[0] in ("pydantic", "pydantic_core", "jsonschema")}
+    assert {"httpx", "opi_cli.agent.validation"} <= imported  # the probe sees the imports
+    assert not {m for m in imported if m.split(".")[0] in ("pydantic", "pydantic_core", "jsonschema", "typer")}
     # no MCP server configured: neither the SDK nor opi's MCP client is loaded (issue 14)
     assert not {m for m in imported if m.split(".")[0] == "mcp" or m.startswith("opi_cli.mcp")}
 

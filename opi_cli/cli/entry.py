@@ -94,15 +94,36 @@ def main(argv: list[str] | None = None) -> None:
 
         run_mcp(args[1:])
         return
-    from opi_cli.cli.main import run_app
     from opi_cli.cli.process_exit import exit_code, exit_now
 
     try:
-        run_app(args)
+        _run(args)
     except SystemExit as exc:
         if argv is not None:  # called in-process: leave the interpreter alone
             raise
         exit_now(exit_code(exc))  # the process's work is done: skip the interpreter's teardown
+
+
+def _run(args: list[str]) -> None:
+    """Run the command ``args`` name; ends with ``SystemExit`` (its exit code).
+
+    A plain run's line is read without Typer (:mod:`opi_cli.cli.fast_args`); every other
+    line, and any line that reader leaves alone, goes to the Typer application.
+    """
+    from opi_cli.cli.fast_args import parse_run
+
+    opts = parse_run(args)
+    if opts is None:
+        from opi_cli.cli.main import run_app
+
+        run_app(args)
+        return
+    from opi_cli.cli.failures import one_line_errors
+    from opi_cli.cli.run_flow import guarded
+
+    with one_line_errors(debug=opts.debug):  # whatever the run did not handle: one line
+        code = guarded(opts)
+    raise SystemExit(code)
 
 
 if __name__ == "__main__":

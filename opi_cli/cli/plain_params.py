@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["plain_conversion"]
+__all__ = ["plain_conversion", "plain_decimal", "plain_integer"]
 
 _FALLBACK = object()
 _DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
@@ -130,3 +130,16 @@ def _in_range(number: float, low: float | None, high: float | None) -> Any:
     if (low is not None and number < low) or (high is not None and number > high):
         return _FALLBACK
     return number
+
+
+def plain_integer(text: str, minimum: int | None = None) -> int | None:
+    """``text`` as the integer Typer would make of it, or None where Typer would say more
+    (not a plain integer, below ``minimum``): what :mod:`opi_cli.cli.fast_args` accepts."""
+    value = _integer(text, minimum, None)
+    return None if value is _FALLBACK else int(value)
+
+
+def plain_decimal(text: str) -> float | None:
+    """``text`` as the number Typer would make of it, or None (see :func:`plain_integer`)."""
+    value = _decimal(text, None, None)
+    return None if value is _FALLBACK else float(value)
