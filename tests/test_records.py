@@ -128,6 +128,12 @@ def test_what_it_does_not_support_is_refused_with_the_way_out() -> None:
         record(type("Child", (Base,), {"__annotations__": {"b": "int"}}))
     with pytest.raises(TypeError, match="need @dataclass"):
         record(type("Post", (), {"__annotations__": {"b": "int"}, "__post_init__": lambda self: None}))
+    with pytest.raises(TypeError, match="ClassVar"):
+        record(type("Shared", (), {"__annotations__": {"b": "ClassVar[int]"}}))
+    with pytest.raises(ValueError, match="mutable default"):  # as @dataclass says it
+        record(type("Mutable", (), {"__annotations__": {"b": "list[int]"}, "b": []}))
+    with pytest.raises(TypeError, match="non-default argument 'c' follows default argument 'b'"):
+        record(type("Order", (), {"__annotations__": {"b": "int", "c": "int"}, "b": 0}))
     with pytest.raises(TypeError, match="init=False"):
         record(type("Hidden", (), {"__annotations__": {"b": "int"}, "b": field(init=False, default=0)}))
 
