@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets
 import stat
 
 __all__ = ["replace_file", "write_atomic"]
@@ -51,7 +50,7 @@ def _overwrite_in_place(target: str, data: bytes) -> None:
 
 
 def _temp_beside(target: str, create_mode: int) -> tuple[int, str]:
-    tmp = os.path.join(os.path.dirname(target), f".{os.path.basename(target)}.opi-{secrets.token_hex(4)}.tmp")
+    tmp = os.path.join(os.path.dirname(target), f".{os.path.basename(target)}.opi-{os.urandom(4).hex()}.tmp")
     return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, create_mode), tmp
 
 

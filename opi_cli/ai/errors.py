@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from email.utils import parsedate_to_datetime
-from html import unescape
 from http import HTTPStatus
 from time import time
 
@@ -87,6 +86,8 @@ def parse_retry_after_ms(headers: dict[str, str]) -> int | None:
 def excerpt(text: str, content_type: str = "", limit: int = EXCERPT_CHARS) -> str:
     """A short one-line look at a response body: markup dropped, whitespace collapsed."""
     if "html" in content_type.lower() or text.lstrip().startswith("<"):
+        from html import unescape  # an HTML error page is rare: not every run's start
+
         text = unescape(_TAGS.sub(" ", text))
     line = " ".join(text.split())
     return line if len(line) <= limit else line[: limit - 1] + "…"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
-
 from opi_cli._util.records import record
 
 __all__ = ["EditDiff", "line_diff"]
@@ -27,7 +25,9 @@ def _tokens(text: str) -> list[str]:
 
 def _parts(old: list[str], new: list[str]) -> list[tuple[str, list[str]]]:
     parts: list[tuple[str, list[str]]] = []
-    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    from difflib import SequenceMatcher  # loaded by the first edit, not at start-up
+
+    matcher = SequenceMatcher(None, old, new, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             parts.append(("=", old[i1:i2]))
