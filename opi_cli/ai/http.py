@@ -54,12 +54,24 @@ def make_client(transport: Any = None, timeout_s: float = 600.0) -> httpx.AsyncC
 
     The timeouts here are a backstop: each request sets its own (see :func:`post_sse`).
     """
+    if transport is None and not _environment_proxies():
+        from opi_cli.ai.transport import AsyncioTransport  # with a proxy, httpx's own transports
+
+        transport = AsyncioTransport(trust_context())
     return httpx.AsyncClient(
         transport=transport,
         timeout=httpx.Timeout(connect=30.0, read=timeout_s, write=60.0, pool=30.0),
         follow_redirects=True,
         verify=trust_context(),
     )
+
+
+def _environment_proxies() -> bool:
+    """Whether the environment names a proxy (``HTTPS_PROXY``, ``ALL_PROXY``, ...). httpx honours
+    those only for its own transports, so a client then keeps them."""
+    from urllib.request import getproxies
+
+    return any(key in ("http", "https", "all") for key in getproxies())
 
 
 def redact(text: str, secret: str | None) -> str:
