@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from opi_cli._util.records import record
+from opi_cli._util.records import COMPILE_AFTER, record
 
 
 def _pair(frozen: bool, kw_only: bool) -> tuple[type, type]:
@@ -146,3 +146,26 @@ def test_a_recursive_structure_reprs_without_recursing_forever() -> None:
     node = Node()
     node.children.append(node)
     assert repr(node) == "test_a_recursive_structure_reprs_without_recursing_forever.<locals>.Node(children=[...])"
+
+
+@pytest.mark.parametrize(("frozen", "kw_only"), MODES)
+def test_the_generic_init_and_the_compiled_one_bind_alike(frozen: bool, kw_only: bool) -> None:
+    """A record binds its first instances generically, then compiles its __init__: both as a dataclass."""
+    ref, rec = _pair(frozen, kw_only)
+    calls = [((), {"a": 1}), ((), {"a": 2, "b": "y", "tags": ["t"], "note": "n", "cached": 5}),
+             ((), {"cached": 3, "a": 4})]
+    if not kw_only:
+        calls += [((1,), {}), ((1, "z"), {"cached": 2}), ((1, "z", ["u"], "v", 9), {})]
+    errors = [((), {}), ((), {"a": 1, "zzz": 2}), ((1, 2, 3, 4, 5, 6), {})]
+    if not kw_only:
+        errors.append(((1,), {"a": 2}))
+    for _ in range(COMPILE_AFTER // len(calls) + 2):  # through the generic phase and past it
+        for args, kwargs in calls:
+            made, expected = rec(*args, **kwargs), ref(*args, **kwargs)
+            assert repr(made) == repr(expected) and dataclasses.asdict(made) == dataclasses.asdict(expected)
+        for args, kwargs in errors:
+            with pytest.raises(TypeError):
+                ref(*args, **kwargs)
+            with pytest.raises(TypeError):
+                rec(*args, **kwargs)
+    assert getattr(rec.__dict__["__init__"], "__record_compiled__", False)  # it did compile

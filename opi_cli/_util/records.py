@@ -13,10 +13,11 @@ first needed:
   ``dataclasses`` keeps fields differently, ``dataclasses.dataclass`` reads them);
 - the class is made once, with ``__slots__`` and its methods in its body;
 - ``__init__`` is generated, as a dataclass's is (defaults, ``default_factory``,
-  ``kw_only``), when the first instance is made (most records of a run never are;
-  ``inspect.signature`` compiles it too); a frozen record's sets each slot through the
-  slot's own descriptor (a third faster than the ``object.__setattr__`` a frozen dataclass
-  calls);
+  ``kw_only``), once the class has made a few instances (:data:`COMPILE_AFTER`; before, a
+  generic ``__init__`` binds the same arguments: most records of a run make a few instances,
+  many none; ``inspect.signature`` compiles it at once); a frozen record's sets each slot
+  through the slot's own descriptor (a third faster than the ``object.__setattr__`` a frozen
+  dataclass calls);
 - ``__eq__``, ``__hash__``, ``__repr__``, the frozen ``__setattr__``/``__delattr__`` (raising
   :class:`dataclasses.FrozenInstanceError`) and the pickling pair are shared functions that
   read the class's field names, with a dataclass's semantics: equality compares the
@@ -39,7 +40,7 @@ from dataclasses import MISSING, FrozenInstanceError
 from operator import attrgetter
 from typing import Any, TypeVar, cast, dataclass_transform, overload
 
-__all__ = ["record"]
+__all__ = ["COMPILE_AFTER", "record"]
 
 _T = TypeVar("_T")
 _set = object.__setattr__
@@ -204,15 +205,67 @@ def _make(cls: type[_T], frozen: bool, kw_only: bool) -> type[_T]:
     return cast("type[_T]", made)
 
 
+COMPILE_AFTER = 16
+"""Instances a record makes through the generic ``__init__`` before its own is compiled."""
+
+
 def _deferred_init(cls: type) -> Callable[..., None]:
-    """``cls.__init__`` until the first instance: it compiles the real one (most records of a
-    run are never made, and compiling is the most of what a record costs)."""
+    """``cls.__init__`` until it has made :data:`COMPILE_AFTER` instances: it binds the
+    arguments generically (most records of a run make a few instances, many none, and
+    compiling is the most of what a record costs), then compiles the real one, which takes
+    its place."""
+    binder: _Binder | None = None
+    calls = 0
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        _compiled_init(cls)(self, *args, **kwargs)
+        nonlocal binder, calls
+        calls += 1
+        if calls > COMPILE_AFTER:
+            _compiled_init(cls)(self, *args, **kwargs)
+            return
+        if binder is None:
+            binder = _Binder(cls)
+        binder.bind(self, args, kwargs)
 
     __init__.__qualname__ = f"{cls.__qualname__}.__init__"
     return __init__
+
+
+class _Binder:
+    """A record's ``__init__`` without compiling one: the same arguments, defaults and errors."""
+
+    __slots__ = ("defaults", "factories", "keyword", "name", "positional", "setters")
+
+    def __init__(self, cls: Any) -> None:
+        fields = tuple(cls.__dataclass_fields__.values())
+        self.name = f"{cls.__qualname__}.__init__()"
+        self.positional = tuple(f.name for f in fields if not f.kw_only)
+        self.keyword = tuple(f.name for f in fields if f.kw_only)
+        self.defaults = {f.name: f.default for f in fields if f.default is not MISSING}
+        self.factories = {f.name: f.default_factory for f in fields if f.default_factory is not MISSING}
+        self.setters = {f.name: cls.__dict__[f.name].__set__ for f in fields}
+
+    def bind(self, obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        positional, setters = self.positional, self.setters
+        if len(args) > len(positional):
+            raise TypeError(f"{self.name} takes {len(positional) + 1} positional arguments but {len(args) + 1} "
+                            "were given")
+        for name, value in zip(positional, args, strict=False):
+            if name in kwargs:
+                raise TypeError(f"{self.name} got multiple values for argument '{name}'")
+            setters[name](obj, value)
+        for name in (*positional[len(args):], *self.keyword):
+            if name in kwargs:
+                value = kwargs.pop(name)
+            elif name in self.defaults:
+                value = self.defaults[name]
+            elif name in self.factories:
+                value = self.factories[name]()
+            else:
+                raise TypeError(f"{self.name} missing 1 required argument: '{name}'")
+            setters[name](obj, value)
+        if kwargs:
+            raise TypeError(f"{self.name} got an unexpected keyword argument '{next(iter(kwargs))}'")
 
 
 def _compiled_init(cls: Any) -> Callable[..., None]:
