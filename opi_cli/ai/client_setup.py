@@ -28,8 +28,10 @@ __all__ = ["load_trust", "settle_async_library", "trust_context"]
 class _DeferredTrust(ssl.SSLContext):
     """httpx's ``verify=True`` context, its CA certificates loaded at the first handshake.
 
-    anyio hands a context of a subclass to a worker thread for ``wrap_bio``, so the load
-    happens off the event loop; the lock keeps two first handshakes from loading twice.
+    opi's transport loads it in a worker thread before its first handshake
+    (:func:`load_trust`), and anyio (httpx's own transports, behind a proxy) hands a context of
+    a subclass to a worker thread for ``wrap_bio``: either way the load happens off the event
+    loop; the lock keeps two first handshakes from loading twice.
     """
 
     _loaded = False
