@@ -31,8 +31,13 @@ class TooLong:
 Line = bytes | TooLong | None  # None: the end of the input
 
 
-def split_lines(fd: int, put: Callable[[Line], None], limit: int) -> None:
-    """Read ``fd`` to its end, calling ``put`` with each line (without ``\\n``), then ``None``.
+def split_lines(fd: int, put: Callable[[list[Line]], None], limit: int) -> None:
+    """Read ``fd`` to its end, calling ``put`` with the lines (without ``\\n``) each read
+    completed, together, then with ``[None]``.
+
+    The lines of one read go to the event loop at once: lines a program wrote together (a
+    message, then a control request) are then handled in their order before a run that the
+    first one started can write anything, whatever the thread scheduling.
 
     ``os.read`` rather than ``sys.stdin.buffer``: a daemon thread blocked inside the
     buffered reader would hold its lock while the interpreter shuts down.
@@ -47,17 +52,20 @@ def split_lines(fd: int, put: Callable[[Line], None], limit: int) -> None:
         if not chunk:
             break
         start = 0
+        lines: list[Line] = []
         while (nl := chunk.find(b"\n", start)) >= 0:
             piece = chunk[start:nl]
             if skipped:
-                put(TooLong(skipped + len(piece)))
+                lines.append(TooLong(skipped + len(piece)))
                 skipped = 0
             elif len(buf) + len(piece) > limit:
-                put(TooLong(len(buf) + len(piece)))
+                lines.append(TooLong(len(buf) + len(piece)))
             else:
-                put(bytes(buf + piece))
+                lines.append(bytes(buf + piece))
             buf.clear()
             start = nl + 1
+        if lines:
+            put(lines)
         rest = chunk[start:]
         if skipped:
             skipped += len(rest)
@@ -66,10 +74,11 @@ def split_lines(fd: int, put: Callable[[Line], None], limit: int) -> None:
             if len(buf) > limit:
                 skipped, buf = len(buf), bytearray()
     if skipped:
-        put(TooLong(skipped))
+        put([TooLong(skipped), None])
     elif buf:
-        put(bytes(buf))
-    put(None)
+        put([bytes(buf), None])
+    else:
+        put([None])
 
 
 class LineReader:
@@ -85,13 +94,17 @@ class LineReader:
         """Start reading (call inside the running event loop)."""
         loop = asyncio.get_running_loop()
 
-        def put(item: Line) -> None:
+        def put(items: list[Line]) -> None:
             try:
-                loop.call_soon_threadsafe(self._queue.put_nowait, item)
+                loop.call_soon_threadsafe(self._put_all, items)
             except RuntimeError:
                 pass  # the loop is gone: the process is ending
 
         threading.Thread(target=split_lines, args=(self.fd, put, self.limit), name="opi-stdin", daemon=True).start()
+
+    def _put_all(self, items: list[Line]) -> None:
+        for item in items:
+            self._queue.put_nowait(item)
 
     async def get(self) -> bytes | TooLong | None:
         """The next line; ``None`` at the end of the input (or after :meth:`end`)."""
