@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from opi_cli.cli import run_flow
-from opi_cli.cli.fast_args import COMMANDS, parse_run
-from opi_cli.cli.main import _names, app, run_app
+from opi_cli.cli.fast_args import parse_run
+from opi_cli.cli.main import run_app
 from opi_cli.cli.options import OPTIONS, RunOptions
 from tests.conftest import ROOT, run_opi
 
@@ -37,10 +37,6 @@ def typer_reading(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> RunOption
         if exc.code not in (0, None):
             return None
     return seen[0] if seen else None
-
-
-def test_the_command_names_are_the_apps() -> None:
-    assert _names(app) == COMMANDS
 
 
 LINES = [

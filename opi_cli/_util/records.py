@@ -107,8 +107,6 @@ def _init(cls: type, fields: tuple[dataclasses.Field[Any], ...], frozen: bool) -
     keywords: list[str] = []
     body: list[str] = []
     for f in fields:
-        if not f.init:
-            raise TypeError(f"@record {cls.__qualname__}.{f.name}: init=False fields need @dataclass")
         value = f.name
         if f.default is not MISSING:
             namespace[f"_default_{f.name}"] = f.default
@@ -154,8 +152,6 @@ def _fields(cls: type, kw_only: bool) -> tuple[dataclasses.Field[Any], ...]:
         f: Any = value if isinstance(value, dataclasses.Field) else dataclasses.field(default=value)
         if f.default is not MISSING and f.default.__class__.__hash__ is None:
             raise ValueError(f"mutable default {type(f.default)} for field {name} is not allowed: use default_factory")
-        if not f.init:
-            raise TypeError(f"@record {cls.__qualname__}.{name}: init=False fields need @dataclass")
         f.name, f.type, f._field_type = name, annotation, _FIELD
         if f.kw_only is MISSING:
             f.kw_only = kw_only
@@ -198,6 +194,9 @@ def _make(cls: type[_T], frozen: bool, kw_only: bool) -> type[_T]:
         fields = dataclasses.fields(read)
     else:
         fields = _fields(cls, kw_only)
+    hidden = [f.name for f in fields if not f.init]
+    if hidden:
+        raise TypeError(f"@record {cls.__qualname__}.{hidden[0]}: init=False fields need @dataclass")
     meta: Any = type(cls)
     made: Any = meta(cls.__name__, cls.__bases__, _namespace(cls, fields, frozen))
     made.__qualname__ = cls.__qualname__

@@ -150,7 +150,7 @@ async def post_sse(
         encoded = response.headers.get("content-encoding", "identity").strip().lower() not in ("", "identity")
         try:  # opi accepts gzip (and what else httpx decodes); a plain body skips the decoding layer
             async for chunk in (response.aiter_bytes() if encoded else response.aiter_raw()):
-                if guard.error is not None:
+                if guard.failed:
                     raise guard.failure()
                 events = decoder.feed(chunk)
                 if events:

@@ -21,21 +21,23 @@ from opi_cli.cli.options import OPTIONS, RunOptions
 from opi_cli.cli.plain_params import plain_decimal, plain_integer
 from opi_cli.errors import UsageError
 
-__all__ = ["COMMANDS", "parse_run"]
+__all__ = ["COMMANDS", "VALUE_OPTIONS", "parse_run"]
 
 COMMANDS: CommandTree = {
     "chat": {}, "resume": {}, "mcp": {}, "export": {}, "models": {}, "login": {}, "extensions": {}, "schema": {},
     "sessions": {"doctor": {}},
 }
-"""The visible subcommands (a test keeps this equal to the Typer application's)."""
+"""The visible subcommands, for :func:`~opi_cli.cli.entry.route` (a test keeps this equal to
+the Typer application's)."""
 
 _BY_SPELLING = {decl: spec for spec in OPTIONS for decl in spec.decls}
-_TAKES_VALUE = frozenset(decl for spec in OPTIONS if spec.kind != "flag" for decl in spec.decls)
+VALUE_OPTIONS = frozenset(decl for spec in OPTIONS if spec.kind != "flag" for decl in spec.decls)
+"""The option spellings that take a value (the default command's, as Typer builds them)."""
 
 
 def parse_run(argv: list[str]) -> RunOptions | None:
     """The options of the default command for ``argv``, or None to leave ``argv`` to Typer."""
-    if route(argv, COMMANDS, _TAKES_VALUE)[:1] != ["run"]:
+    if route(argv, COMMANDS, VALUE_OPTIONS)[:1] != ["run"]:
         return None
     from opi_cli.cli.run_flow import check_repeated_modes
 

@@ -17,7 +17,8 @@ import typer
 
 from opi_cli import __version__
 from opi_cli.cli import run_flow
-from opi_cli.cli.entry import CommandTree, route
+from opi_cli.cli.entry import route
+from opi_cli.cli.fast_args import COMMANDS, VALUE_OPTIONS
 from opi_cli.cli.help_format import DefaultCommand, PlainCommand, PlainGroup, RootGroup
 from opi_cli.cli.options import RunOptions
 from opi_cli.cli.settings import Settings
@@ -281,40 +282,13 @@ def schema_command(opts: RunOptions, rpc: bool = False, snapshots: bool = False)
     sys.stdout.write(json.dumps(event_stream_schema(snapshots=snapshots), indent=2) + "\n")
 
 
-def _tree(group: Any) -> dict[str, Any]:
-    """The visible subcommands of a (Typer's click) group, recursively."""
-    return {name: _tree(cmd) for name, cmd in getattr(group, "commands", {}).items() if not cmd.hidden}
-
-
-def _names(typer_app: typer.Typer) -> dict[str, Any]:
-    """The visible subcommands of a Typer app as registered (what :func:`_tree` gives once converted)."""
-    tree: dict[str, Any] = {info.name: {} for info in typer_app.registered_commands if info.name and not info.hidden}
-    for group in typer_app.registered_groups:
-        if group.name and group.typer_instance is not None and not group.hidden:
-            tree[group.name] = _names(group.typer_instance)
-    return tree
-
-
-def _value_options(command: Any) -> frozenset[str]:
-    """The option spellings of ``command`` that take a value."""
-    return frozenset(
-        spelling
-        for p in command.params
-        if p.param_type_name == "option" and not p.is_flag and not p.count
-        for spelling in (*p.opts, *p.secondary_opts)
-    )
-
-
 def run_app(argv: list[str]) -> None:
     """Route ``argv`` (see :func:`~opi_cli.cli.entry.route`), run the Typer app, exit with its code."""
     from opi_cli.cli.failures import one_line_errors
     from opi_cli.cli.plain_params import plain_conversion
 
-    group: Any = typer.main.get_command(_run_only)
-    plain_conversion(group)  # no pydantic for plain option values
     with one_line_errors(debug="--debug" in argv):  # whatever a command did not handle: one line
-        tree: CommandTree = _names(app)
-        routed = route(argv, tree, _value_options(group.commands["run"]))
+        routed = route(argv, COMMANDS, VALUE_OPTIONS)
         if routed[:1] == ["mcp"]:  # options before `opi mcp`: its own app takes the rest
             from opi_cli.cli.mcp_cli import run_mcp
 
@@ -322,7 +296,6 @@ def run_app(argv: list[str]) -> None:
             return
         if routed[:1] == ["run"]:
             run_flow.check_repeated_modes(argv)
-        else:
-            group = typer.main.get_command(app)
-            plain_conversion(group)
+        group: Any = typer.main.get_command(_run_only if routed[:1] == ["run"] else app)
+        plain_conversion(group)  # no pydantic for plain option values
         group(args=routed, prog_name="opi")

@@ -441,16 +441,13 @@ class _ChatStream:
         block = self._block
         if block is not None and block[0] == kind:  # the open block goes on: the usual delta
             return [self.b.append(block, text)]
-        out: list[AssistantStreamEvent] = []
-        if self._block is not None and self.b.kind_of(self._block) != kind:
-            out.extend(self._close_block())
-        if self._block is None:
-            self._seq += 1
-            self._block = (kind, self._seq)
-            out.append(self.b.open(self._block, kind))
-            if sig:
-                self.b.set_signature(self._block, sig)
-        out.append(self.b.append(self._block, text))
+        out = self._close_block()  # an open block of the other kind ends
+        self._seq += 1
+        block = self._block = (kind, self._seq)
+        out.append(self.b.open(block, kind))
+        if sig:
+            self.b.set_signature(block, sig)
+        out.append(self.b.append(block, text))
         return out
 
     def _find_call(self, index: int | None, call_id: str | None, name: str | None) -> _Call | None:

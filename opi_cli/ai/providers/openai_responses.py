@@ -299,10 +299,7 @@ class _Parser:
             return []
         if kind == "toolcall":
             return []  # a call whose item was never announced has no call_id to report
-        out: list[AssistantStreamEvent] = [self.b.open(key, "thinking" if kind == "thinking" else "text")]
-        if self.b.kind_of(key) == kind:
-            out.append(self.b.append(key, delta))
-        return out
+        return [self.b.open(key, "thinking" if kind == "thinking" else "text"), self.b.append(key, delta)]
 
     def _item_done(self, item: JsonValue) -> list[AssistantStreamEvent]:
         if not isinstance(item, dict):
